@@ -1,0 +1,115 @@
+"""toposci summarize: statistics, resumable storage, the CLI on shipped samples."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from toposci.cli import main
+from toposci.summary import run as run_module
+from toposci.summary.run import summarize
+from toposci.summary.stats import summarize_dimension
+from toposci.summary.store import load_diagrams
+
+SQRT2 = math.sqrt(2.0)
+
+
+def test_mean_landscape_and_betti_curve_by_hand() -> None:
+    # Two H1 diagrams {(0, 2)} and {(0, 4)} on the grid 0, 1, 2, 3, 4.
+    # Tents min(t - b, d - t)+: (0, 2) -> 0 1 0 0 0 and (0, 4) -> 0 1 2 1 0 (times sqrt 2,
+    # GUDHI's scaling).
+    # Betti (b <= t < d): 1 1 0 0 0 and 1 1 1 1 0.
+    s = summarize_dimension([np.array([[0.0, 2.0]]), np.array([[0.0, 4.0]])], 1,
+                            num_landscapes=2, resolution=5, sample_range=(0.0, 4.0))
+    np.testing.assert_allclose(s.grid, [0, 1, 2, 3, 4])
+    np.testing.assert_allclose(s.landscape_mean[0], SQRT2 * np.array([0, 1, 1, 0.5, 0]))
+    np.testing.assert_allclose(s.landscape_mean[1], 0.0)
+    np.testing.assert_allclose(s.betti_mean, [1, 1, 0.5, 0.5, 0])
+    # the band of a two-sample mean: 1.96 * std(ddof=1) / sqrt(2); at t=2 values are 0 and 2*sqrt2
+    half = 1.959963984540054 * np.std([0, 2 * SQRT2], ddof=1) / np.sqrt(2)
+    assert s.landscape_high[0, 2] - s.landscape_mean[0, 2] == pytest.approx(half)
+
+
+def test_essential_bars_counted_and_alive_in_betti_curves() -> None:
+    s = summarize_dimension([np.array([[0.0, np.inf], [0.0, 1.0]]), np.array([[0.5, np.inf]])],
+                            0, resolution=3, sample_range=(0.0, 2.0))
+    assert s.essential_counts.tolist() == [1, 1]
+    assert s.finite_counts.tolist() == [1, 0]
+    # grid 0, 1, 2: sample 1 has 2 bars alive at 0, then 1; sample 2 is born at 0.5
+    np.testing.assert_allclose(s.betti_mean, [(2 + 0) / 2, (1 + 1) / 2, (1 + 1) / 2])
+
+
+def test_no_diagrams_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no H1 diagrams"):
+        summarize_dimension([], 1)
+
+
+def test_mnist_sample_summary_has_one_component_per_digit(tmp_path) -> None:
+    report = summarize("mnist-sample", tmp_path / "m.npz", limit=40, chunk_size=16,
+                       progress=False)
+    ids, diagrams = load_diagrams(tmp_path / "m.npz")
+    assert len(ids) == 40 and report.n_failed == 0
+    # every image is one grid: exactly one essential H0 class, no essential H1 class
+    assert all(np.isinf(d[:, 1]).sum() == 1 for d in diagrams[0])
+    assert all(np.isfinite(d).all() for d in diagrams[1])
+    report_json = json.loads((tmp_path / "m_summary.json").read_text())
+    assert report_json["n_summarized"] == 40
+
+
+def test_resume_computes_only_missing_chunks(tmp_path, monkeypatch) -> None:
+    calls: list[int] = []
+    real = run_module._run_chunk
+
+    def flaky(task):
+        calls.append(task[0])
+        if task[0] == 2 and len(calls) == 3:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during the third chunk
+        return real(task)
+
+    monkeypatch.setattr(run_module, "_run_chunk", flaky)
+    out = tmp_path / "m.npz"
+    with pytest.raises(KeyboardInterrupt):
+        summarize("mnist-sample", out, limit=50, chunk_size=10, progress=False)
+    assert sorted(p.name for p in (tmp_path / "m.npz.parts").glob("chunk_*.npz")) == [
+        "chunk_00000.npz", "chunk_00001.npz"]
+    with pytest.raises(ValueError, match="--resume"):
+        summarize("mnist-sample", out, limit=50, chunk_size=10, progress=False)
+    with pytest.raises(ValueError, match="different parameters"):
+        summarize("mnist-sample", out, limit=50, chunk_size=25, resume=True, progress=False)
+    calls.clear()
+    summarize("mnist-sample", out, limit=50, chunk_size=10, resume=True, progress=False)
+    assert calls == [2, 3, 4]
+    resumed = load_diagrams(out)
+    with pytest.raises(ValueError, match="already exists"):
+        summarize("mnist-sample", out, limit=50, chunk_size=10, progress=False)
+    summarize("mnist-sample", out, limit=50, chunk_size=10, force=True, progress=False)
+    fresh = load_diagrams(out)
+    assert resumed[0] == fresh[0]
+    for d in (0, 1):
+        for a, b in zip(resumed[1][d], fresh[1][d]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_cli_summarize_proteins_parquet_and_plots(tmp_path, capsys) -> None:
+    pd = pytest.importorskip("pandas")
+    code = main(["summarize", "proteins-sample", "--out", str(tmp_path / "p.parquet"),
+                 "--format", "parquet", "--limit", "3", "--plot", str(tmp_path / "plots"),
+                 "--quiet"])
+    assert code == 0
+    table = pd.read_parquet(tmp_path / "p.parquet")
+    assert set(table.columns) == {"sample_id", "dim", "birth", "death"}
+    assert set(table["dim"]) == {0, 1, 2}
+    # one essential H0 class per protein (the alpha complex of a cloud is connected at the end)
+    essential = table[np.isinf(table["death"])]
+    assert len(essential) == 3 and set(essential["dim"]) == {0}
+    pngs = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
+    assert len(pngs) == 5
+    assert "summarized 3 of 3" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_source(tmp_path, capsys) -> None:
+    assert main(["summarize", str(tmp_path / "nothing.csv"), "--out", str(tmp_path / "x")]) == 2
+    assert "neither a shipped sample" in capsys.readouterr().err

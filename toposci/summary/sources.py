@@ -1,0 +1,148 @@
+"""Where `toposci summarize` reads samples from: shipped sample names, files and folders.
+
+A source resolves to a domain plus a list of ``(id, payload)`` pairs, the payload being what the
+domain's views read in a worker process (a SMILES string, a structure file path, a graph's edge
+list, an image array).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toposci.download import shipped_dir
+
+__all__ = ["NAMED_SOURCES", "Source", "open_source"]
+
+
+@dataclass
+class Source:
+    """Samples of one domain, ready for a view.
+
+    Attributes:
+        domain: ``"molecules"``, ``"proteins"``, ``"social"`` or ``"images"``.
+        name: what the user asked for (a shipped name or a path).
+        ids: one id per sample.
+        payloads: one payload per sample, aligned with ``ids``.
+        skipped: ``(id, reason)`` for records that could not even be read.
+    """
+
+    domain: str
+    name: str
+    ids: list[str]
+    payloads: list[Any]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _molecules(path: Path, name: str) -> Source:
+    from toposci.domains.molecules import read_molecules
+
+    result = read_molecules(path)
+    ids = [r.id for r in result.records]
+    return Source("molecules", name, ids, [r.smiles for r in result.records],
+                  [(f"line {s.line}", s.reason) for s in result.skipped])
+
+
+def _proteins(path: Path, name: str) -> Source:
+    files = [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_STRUCTURE_SUFFIXES))
+    return Source("proteins", name, [p.name.split(".")[0] for p in files],
+                  [str(p) for p in files])
+
+
+def _social(path: Path, name: str) -> Source:
+    from toposci.domains.social import read_tu_dataset
+
+    found = sorted(path.glob("*_A.txt*"))
+    tu_name = found[0].name.split("_A.txt")[0]
+    graphs = read_tu_dataset(path, tu_name)
+    return Source("social", name, [f"{tu_name}_{i}" for i in range(len(graphs))],
+                  [(g.edge_index.numpy(), int(g.num_nodes)) for g in graphs])
+
+
+def _images(path: Path, name: str) -> Source:
+    if path.suffix == ".npy":
+        array = np.load(path)
+        if array.ndim == 4 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 3:
+            raise ValueError(f"{path}: expected images (N, H, W) or (N, 1, H, W), got "
+                             f"{array.shape}")
+        images = array.astype(np.float64)
+    else:
+        from toposci.domains.images import load_mnist
+
+        images = load_mnist(path, split="train")[0][:, 0].double().numpy()  # (N, 28, 28)
+    return Source("images", name, [f"image_{i}" for i in range(len(images))], list(images))
+
+
+def _shipped(sub: str) -> Callable[[], Path]:
+    return lambda: shipped_dir() / sub
+
+
+#: Shipped samples by name: (domain reader, where the files are).
+NAMED_SOURCES: dict[str, tuple[Callable[[Path, str], Source], Callable[[], Path]]] = {
+    "qm9-sample": (_molecules, _shipped("qm9/qm9_sample.csv")),
+    "proteins-sample": (_proteins, _shipped("proteins")),
+    "imdb-sample": (_social, _shipped("social")),
+    "mnist-sample": (_images, _shipped("mnist")),
+}
+
+_MOLECULE_SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".sdf.gz")
+_STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz",
+                       ".mmcif.gz")
+
+
+def _detect(path: Path) -> Callable[[Path, str], Source]:
+    """Pick the domain reader for a file or folder, or say what is recognised."""
+    name = path.name.lower()
+    if path.is_file():
+        if name.endswith(_MOLECULE_SUFFIXES):
+            return _molecules
+        if name.endswith(_STRUCTURE_SUFFIXES):
+            return _proteins
+        if name.endswith(".npy"):
+            return _images
+    elif path.is_dir():
+        entries = [p.name.lower() for p in path.iterdir()]
+        if any("_a.txt" in e for e in entries):
+            return _social
+        if any("-idx3-ubyte" in e for e in entries):
+            return _images
+        if any(e.endswith(_STRUCTURE_SUFFIXES) for e in entries):
+            return _proteins
+    raise ValueError(
+        f"cannot tell the domain of {path}: expected a molecule file "
+        f"({', '.join(_MOLECULE_SUFFIXES)}), a structure file or a folder of them "
+        "(.pdb/.cif[.gz]), a TUDataset folder (*_A.txt), an MNIST IDX folder, or an image "
+        "array (.npy)"
+    )
+
+
+def open_source(spec: str, *, limit: int | None = None) -> Source:
+    """Resolve a shipped sample name or a path into a :class:`Source`.
+
+    Args:
+        spec: one of :data:`NAMED_SOURCES` or a file / folder.
+        limit: keep only the first ``limit`` samples.
+    """
+    if spec in NAMED_SOURCES:
+        reader, where = NAMED_SOURCES[spec]
+        source = reader(where(), spec)
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise ValueError(f"{spec!r} is neither a shipped sample ({', '.join(NAMED_SOURCES)}) "
+                             "nor an existing file or folder")
+        source = _detect(path)(path, spec)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {limit}")
+        source.ids, source.payloads = source.ids[:limit], source.payloads[:limit]
+    if not source.ids:
+        raise ValueError(f"{spec}: no samples to summarize")
+    return source
