@@ -179,20 +179,20 @@ VIEWS: dict[str, dict[str, View]] = {
         "atomic-number": View("molecules", "atomic-number", 1,
                               _per_sample(_molecule_atomic_number),
                               "lower-star filtration of the molecular graph by atomic number"),
-        "conformer-rips": View("molecules", "conformer-rips", 2,
+        "conformer-rips": View("molecules", "conformer-rips", 1,
                                _per_sample(_molecule_conformer_rips),
                                "Vietoris-Rips of an RDKit ETKDG conformer (heavy atoms, Å)"),
     },
     "proteins": {
         "alpha": View("proteins", "alpha", 2, _per_sample(_protein_alpha),
                       "alpha complex of the C-alpha cloud (radii, Å)"),
-        "rips": View("proteins", "rips", 2, _per_sample(_protein_rips),
+        "rips": View("proteins", "rips", 1, _per_sample(_protein_rips),
                      "Vietoris-Rips of the C-alpha cloud (Å)"),
     },
     "social": {
         "degree": View("social", "degree", 1, _per_sample(_social_degree),
                        "lower-star filtration of node degree on the clique complex"),
-        "shortest-path": View("social", "shortest-path", 2, _per_sample(_social_shortest_path),
+        "shortest-path": View("social", "shortest-path", 1, _per_sample(_social_shortest_path),
                               "Vietoris-Rips of the shortest-path metric"),
     },
     "images": {
