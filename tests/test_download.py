@@ -202,3 +202,18 @@ def test_manifest_matches_shared_files(shared_data, shipped):
         assert hashlib.sha256(raw).hexdigest() == e["sha256"] and len(raw) == e["size"]
     raw = gzip.decompress((shared_data / "qm9" / "valid_idx_qm9.json.gz").read_bytes())
     assert hashlib.sha256(raw).hexdigest() == entries["qm9/valid_idx"]["sha256"]
+
+
+def test_data_root_from_env_else_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(dl.ENV_VAR, str(tmp_path / "data"))
+    assert dl.data_root() == tmp_path / "data"
+    monkeypatch.delenv(dl.ENV_VAR)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert dl.data_root() == tmp_path / "home" / ".cache" / "toposci"
+
+
+def test_sha256_of_known_bytes(tmp_path: Path) -> None:
+    f = tmp_path / "abc.txt"
+    f.write_bytes(b"abc")
+    # FIPS 180-2 test vector for "abc".
+    assert dl.sha256_file(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

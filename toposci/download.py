@@ -35,11 +35,13 @@ __all__ = ["data_root", "download", "extract_zip", "fetch", "load_manifest", "sh
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+#: Environment variable naming the data root.
+ENV_VAR = "TOPOSCI_DATA"
 
 
 def data_root() -> Path:
     """The folder full data sets are cached in: ``$TOPOSCI_DATA`` or ``~/.cache/toposci``."""
-    env = os.environ.get("TOPOSCI_DATA")
+    env = os.environ.get(ENV_VAR)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "toposci"
 
 
