@@ -47,6 +47,8 @@ def _summarize_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-size", type=int, default=512, help="samples per resumable chunk")
     p.add_argument("--landscapes", type=int, default=5, help="landscape levels K")
     p.add_argument("--resolution", type=int, default=100, help="grid size T of the curves")
+    p.add_argument("--dataset-subsample", type=int, default=300,
+                   help="samples in the data-set-level descriptor diagram (default 300)")
     p.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="recompute a finished run")
@@ -60,7 +62,8 @@ def _run_summarize(args: argparse.Namespace) -> int:
         args.source, args.out, filtration=args.filtration, homology_dims=args.dims,
         workers=args.workers, limit=args.limit, seed=args.seed, chunk_size=args.chunk_size,
         fmt=args.fmt, plot_dir=args.plot, resume=args.resume, force=args.force,
-        num_landscapes=args.landscapes, resolution=args.resolution, progress=not args.quiet,
+        num_landscapes=args.landscapes, resolution=args.resolution,
+        dataset_subsample=args.dataset_subsample, progress=not args.quiet,
     )
     print(f"summarized {report.n_samples - report.n_failed} of {report.n_samples} samples in "
           f"{report.seconds:.1f} s ({report.n_failed} failed, reasons in the JSON report)")

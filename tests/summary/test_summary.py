@@ -113,3 +113,22 @@ def test_cli_summarize_proteins_parquet_and_plots(tmp_path, capsys) -> None:
 def test_cli_reports_bad_source(tmp_path, capsys) -> None:
     assert main(["summarize", str(tmp_path / "nothing.csv"), "--out", str(tmp_path / "x")]) == 2
     assert "neither a shipped sample" in capsys.readouterr().err
+
+
+def test_qm9_sample_essential_h1_counts_the_rings(tmp_path, shipped) -> None:
+    import csv
+
+    from rdkit import Chem
+
+    summarize("qm9-sample", tmp_path / "q.npz", limit=60, progress=False)
+    ids, diagrams = load_diagrams(tmp_path / "q.npz")
+    with open(shipped / "qm9" / "qm9_sample.csv") as f:
+        smiles = {row["mol_id"]: row["smiles"] for row in csv.DictReader(f)}
+    for mol_id, h0, h1 in zip(ids, diagrams[0], diagrams[1]):
+        mol = Chem.MolFromSmiles(smiles[mol_id])
+        # cycle rank of a connected graph = bonds - atoms + 1; triangles (3-rings) are filled
+        # in the clique complex, so they are not essential
+        three_rings = sum(len(r) == 3 for r in mol.GetRingInfo().AtomRings())
+        rank = mol.GetNumBonds() - mol.GetNumAtoms() + 1
+        assert np.isinf(h0[:, 1]).sum() == 1
+        assert np.isinf(h1[:, 1]).sum() == rank - three_rings, smiles[mol_id]

@@ -95,7 +95,7 @@ def summarize(
     force: bool = False,
     num_landscapes: int = 5,
     resolution: int = 100,
-    dataset_subsample: int = 500,
+    dataset_subsample: int = 300,
     progress: bool = True,
 ) -> SummaryReport:
     """Summarize the topology of a data set (the function behind ``toposci summarize``).
@@ -182,7 +182,7 @@ def _descriptors(src: Source, merged: ChunkResult, picked: np.ndarray,
                  summaries: dict[int, DimensionSummary]) -> tuple[np.ndarray, bool]:
     """Descriptor vectors (or a distance matrix, flagged True) of the picked samples."""
     if src.domain == "molecules":
-        from toposci.domains.molecules import tanimoto_distances
+        from toposci.domains.fingerprints import tanimoto_distances
 
         position = {sid: i for i, sid in enumerate(src.ids)}
         smiles = [src.payloads[position[merged.ids[i]]] for i in picked]

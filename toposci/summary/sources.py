@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,15 @@ class Source:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _molecules(path: Path, name: str) -> Source:
+def _molecules(path: Path, name: str, id_column: str | None = None) -> Source:
+    from rdkit import Chem
+
     from toposci.domains.molecules import read_molecules
 
-    result = read_molecules(path)
-    ids = [r.id for r in result.records]
-    return Source("molecules", name, ids, [r.smiles for r in result.records],
-                  [(f"line {s.line}", s.reason) for s in result.skipped])
+    result = read_molecules(path, id_column=id_column)
+    return Source("molecules", name, result.ids,
+                  [Chem.MolToSmiles(m) for m in result.molecules],
+                  [(f"record {s.number}", f"{s.reason}: {s.text}") for s in result.skipped])
 
 
 def _proteins(path: Path, name: str) -> Source:
@@ -86,7 +89,7 @@ def _shipped(sub: str) -> Callable[[], Path]:
 
 #: Shipped samples by name: (domain reader, where the files are).
 NAMED_SOURCES: dict[str, tuple[Callable[[Path, str], Source], Callable[[], Path]]] = {
-    "qm9-sample": (_molecules, _shipped("qm9/qm9_sample.csv")),
+    "qm9-sample": (partial(_molecules, id_column="mol_id"), _shipped("qm9/qm9_sample.csv")),
     "proteins-sample": (_proteins, _shipped("proteins")),
     "imdb-sample": (_social, _shipped("social")),
     "mnist-sample": (_images, _shipped("mnist")),
