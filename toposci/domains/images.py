@@ -7,8 +7,6 @@ magic number 2051 (``ndim`` 3: count, rows, columns), labels 2049 (``ndim`` 1: c
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from toposci.domains._io import read_bytes
 from toposci.domains.validity import Validity
 from toposci.download import shipped_dir
 
@@ -46,12 +45,7 @@ def read_idx(path: str | Path, *, magic: int | None = None) -> np.ndarray:
             names the file.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+    raw = read_bytes(path)
     if len(raw) < 4:
         raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX header")
     found = int.from_bytes(raw[:4], "big")

@@ -27,12 +27,10 @@ no protein residue) raises a :class:`ValueError` that names the file and, where 
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import logging
 import math
 import warnings
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from toposci._validation import check_batch
+from toposci.domains._io import read_bytes
 from toposci.domains.validity import Validity
 
 __all__ = [
@@ -234,12 +233,7 @@ def read_structures(
 
 def _read_text(path: Path) -> str:
     """The file's text, gunzipped when it starts with the gzip magic bytes."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+    raw = read_bytes(path)
     if b"\x00" in raw:
         raise ValueError(f"{path}: binary data (NUL bytes), not a PDB or mmCIF text file")
     return raw.decode("latin-1")

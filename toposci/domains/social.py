@@ -16,11 +16,9 @@ Graph labels are renumbered to ``0 .. C-1`` in sorted order (a no-op for IMDB-BI
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import warnings
-import zlib
 from pathlib import Path
 
 import networkx as nx
@@ -32,6 +30,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
+from toposci.domains._io import read_bytes
 from toposci.domains.validity import Validity
 
 __all__ = [
@@ -149,12 +148,7 @@ def _find(root: Path, stem: str) -> Path:
 
 
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+    raw = read_bytes(path)
     return raw.decode("utf-8", errors="replace")
 
 
