@@ -167,6 +167,20 @@ def bench_w2_w3(repeats: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- W4
+def _patch_torch_topological_gudhi(module) -> None:
+    """torch-topological 0.1.9 passes torch tensors to ``gudhi.CubicalComplex``, which GUDHI
+    3.13's bindings refuse; hand GUDHI a numpy copy instead (what older GUDHI did itself)."""
+    import types
+
+    import gudhi
+
+    def cubical(*, dimensions, top_dimensional_cells):
+        cells = top_dimensional_cells.detach().cpu().numpy()
+        return gudhi.CubicalComplex(dimensions=list(dimensions), top_dimensional_cells=cells)
+
+    module.gudhi = types.SimpleNamespace(CubicalComplex=cubical)
+
+
 def bench_w4(repeats: int) -> None:
     import gudhi
 
@@ -179,9 +193,11 @@ def bench_w4(repeats: int) -> None:
 
     peers: dict[str, float | str] = {}
     try:
+        import torch_topological.nn.cubical_complex as tt_cubical
         from torch_topological.nn import CubicalComplex
 
-        cc = CubicalComplex()
+        _patch_torch_topological_gudhi(tt_cubical)
+        cc = CubicalComplex(dim=2)
 
         def torch_topological_run() -> None:
             x = images.clone().requires_grad_(True)
