@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from toposci.testing import assert_diagrams_close
 from toposci.topology.cubical import cubical_diagrams
 
 
@@ -142,3 +143,24 @@ def test_dtype_and_padding(rng):
 def test_bad_input(images, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cubical_diagrams(images, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(12, 30), (7, 19), (28, 28)])
+def test_native_and_gudhi_backends_agree_with_gradients(rng, shape):
+    images = torch.tensor(rng.random((3, *shape)), dtype=torch.float64, requires_grad=True)
+    grads = {}
+    for backend in ("native", "gudhi"):
+        dgms = cubical_diagrams(images, homology_dims=(0, 1), backend=backend)
+        for d in (0, 1):
+            other = cubical_diagrams(images, homology_dims=(d,), backend="gudhi")[d]
+            assert_diagrams_close(dgms[d].drop_infinite(), other.drop_infinite().to_arrays())
+        total = sum(g.drop_infinite().values.sum() for g in dgms.values())
+        grads[backend] = torch.autograd.grad(total, images)[0]
+    torch.testing.assert_close(grads["native"], grads["gudhi"])
+
+
+def test_native_backend_is_for_images_only():
+    with pytest.raises(ValueError, match="backend='gudhi'"):
+        cubical_diagrams(torch.rand(1, 4, 5, 6), ndim=3, backend="native")
+    with pytest.raises(ValueError, match="valid backends"):
+        cubical_diagrams(torch.rand(1, 4, 5), backend="ripser")

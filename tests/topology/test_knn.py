@@ -20,6 +20,7 @@ from toposci.testing import (
 from toposci.topology.knn import knn_diagrams, knn_graph, knn_pairs
 
 backends = pytest.mark.parametrize("backend", [
+    "native",
     "gudhi",
     pytest.param("giotto", marks=pytest.mark.skipif(not WITH_GIOTTO, reason="needs giotto-ph")),
 ])

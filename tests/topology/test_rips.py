@@ -27,6 +27,7 @@ from toposci.topology.rips import (
 )
 
 backends = pytest.mark.parametrize("backend", [
+    "native",
     "gudhi",
     pytest.param("giotto", marks=pytest.mark.skipif(not WITH_GIOTTO, reason="needs giotto-ph")),
 ])
@@ -125,8 +126,10 @@ def test_ragged_mask_matches_gudhi_on_the_real_points(backend):
 
 def test_higher_dimension_matches_gudhi():
     x = sample_circle(30, noise=0.3, ambient_dim=3, seed=4).double()
-    dgms = rips_diagrams(x, homology_dims=(2,), max_edge_length=1.0)
+    dgms = rips_diagrams(x, homology_dims=(2,), max_edge_length=1.0, backend="gudhi")
     assert_diagrams_close(dgms[2], [gudhi_rips_diagram(x, 2, 1.0)], what="H2")
+    with pytest.raises(ValueError, match="native backend computes H0 and H1"):
+        rips_diagrams(x, homology_dims=(2,))
 
 
 def test_unbatched_input_gets_a_batch_dimension():

@@ -45,6 +45,7 @@ def cubical_diagrams(
     homology_dims: Sequence[int] = (0, 1),
     superlevel: bool = False,
     n_jobs: int | None = None,
+    backend: str | None = None,
 ) -> dict[int, Diagrams]:
     """Persistence diagrams of the sublevel (or superlevel) sets of a batch of images or volumes.
 
@@ -64,7 +65,11 @@ def cubical_diagrams(
             negated back. Every point then has ``birth >= death`` (a bright blob is born at its
             maximum and dies at the saddle where it merges) and essential bars have death
             ``-inf`` instead of ``+inf``.
-        n_jobs: threads running GUDHI (it releases the GIL); ``None`` uses every CPU.
+        n_jobs: threads the images are spread over (both backends release the GIL); ``None``
+            uses every CPU.
+        backend: ``"native"`` (toposci's union-find engine, 2-D images only) or ``"gudhi"``
+            (any ``ndim``); ``None`` picks native for 2-D images and GUDHI otherwise. Both give
+            the same diagrams.
 
     Returns:
         ``{k: Diagrams}`` for each ``k`` in ``homology_dims``. Points of zero persistence are left
@@ -91,15 +96,24 @@ def cubical_diagrams(
     images = check_batch(images, "images", ranks=(ndim + 1,), dims_named=dims_named)
     dims = check_homology_dims(homology_dims, max_dim=ndim - 1, what="a cubical grid")
 
+    if backend is None:
+        backend = "native" if ndim == 2 else "gudhi"
+    if backend not in ("native", "gudhi"):
+        raise ValueError(f"unknown backend {backend!r}; valid backends: native, gudhi")
+    if backend == "native" and ndim != 2:
+        raise ValueError(f"the native cubical backend handles 2-D images; for ndim={ndim} use "
+                         "backend='gudhi'")
     values = -images if superlevel else images
     B, *spatial = values.shape
     P = int(np.prod(spatial))
     arrays = values.detach().to("cpu", torch.float64).numpy()  # (B, *S)
+    flat = values.reshape(B * P)  # (B*P,)
+    if backend == "native":
+        return _native_diagrams(arrays, flat, dims, superlevel=superlevel, n_jobs=n_jobs)
     pairings = thread_map(_cubical_pairs, list(arrays), n_jobs)
     # f2c[k]: C-order flat index of the pixel GUDHI numbers k (Fortran order).
     f2c = np.arange(P).reshape(spatial).ravel(order="F")
     offsets = np.arange(B)[:, None] * P  # (B, 1)
-    flat = values.reshape(B * P)  # (B*P,)
 
     out: dict[int, Diagrams] = {}
     for d in dims:
@@ -110,6 +124,25 @@ def cubical_diagrams(
             idx = np.concatenate([reg.reshape(-1, 2),
                                   np.stack([ess, np.full_like(ess, -1)], 1)])  # (m_b, 2)
             rows.append(np.where(idx >= 0, f2c[np.maximum(idx, 0)] + offsets[b], -1))
+        out[d] = diagrams_from_index(flat, rows, d, negate=superlevel)
+    return out
+
+
+def _native_diagrams(arrays: np.ndarray, flat: Tensor, dims: Sequence[int], *,
+                     superlevel: bool, n_jobs: int | None) -> dict[int, Diagrams]:
+    """Diagrams from the native engine's critical pixels (C-order flat indices per image).
+
+    Args:
+        arrays: ``(B, H, W)`` detached float64 copy of the (possibly negated) images.
+        flat: ``(B*H*W,)`` the same values with their autograd history.
+    """
+    from toposci.topology.native import cubical_pairs_native
+
+    _, H, W = arrays.shape
+    pairs = cubical_pairs_native(arrays, n_threads=n_jobs)
+    out: dict[int, Diagrams] = {}
+    for d in dims:
+        rows = [np.where(p[d] >= 0, p[d] + b * H * W, -1) for b, p in enumerate(pairs)]
         out[d] = diagrams_from_index(flat, rows, d, negate=superlevel)
     return out
 

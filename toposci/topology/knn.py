@@ -82,7 +82,7 @@ def knn_pairs(
     *,
     homology_dims: Sequence[int] = (0, 1),
     mask: Tensor | None = None,
-    backend: str = "gudhi",
+    backend: str = "native",
     n_threads: int | None = None,
 ) -> dict[int, PersistencePairs]:
     """Persistence pairs (generating edges) of the kNN-graph flag filtration. No gradients.
@@ -92,7 +92,7 @@ def knn_pairs(
         k: neighbours per point, ``1 <= k < N``.
         homology_dims: homology dimensions to compute.
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
-        backend: ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
+        backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
         n_threads: threads the clouds are spread over with the GUDHI backend.
 
     Returns:
@@ -112,7 +112,7 @@ def knn_diagrams(
     *,
     homology_dims: Sequence[int] = (0, 1),
     mask: Tensor | None = None,
-    backend: str = "gudhi",
+    backend: str = "native",
     n_threads: int | None = None,
 ) -> dict[int, Diagrams]:
     """Differentiable persistence diagrams of the kNN-graph flag filtration.
@@ -122,7 +122,7 @@ def knn_diagrams(
         k: neighbours per point, ``1 <= k < N``.
         homology_dims: homology dimensions to compute.
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
-        backend: ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
+        backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
         n_threads: threads the clouds are spread over with the GUDHI backend.
 
     Returns:

@@ -234,7 +234,7 @@ class SignatureLoss(nn.Module):
 
     def __init__(self, *, homology_dims: Sequence[int] = (0,),
                  weights: Sequence[float] | None = None, normalize: bool = False,
-                 filtration: str = "rips", k: int = 8, backend: str = "gudhi") -> None:
+                 filtration: str = "rips", k: int = 8, backend: str = "native") -> None:
         super().__init__()
         self.homology_dims = tuple(homology_dims)
         self.weights = None if weights is None else tuple(weights)
@@ -338,7 +338,7 @@ class TopoRegularizer(nn.Module):
                  resolution: int = 100, sample_range: tuple[float, float] | None = None,
                  image_resolution: tuple[int, int] = (20, 20), bandwidth: float = 1.0,
                  im_range: tuple[float, float, float, float] | None = None,
-                 normalize: bool = False, backend: str = "gudhi") -> None:
+                 normalize: bool = False, backend: str = "native") -> None:
         super().__init__()
         self.mode = mode
         self.homology_weights = dict({0: 1.0, 1: 1.0} if homology_weights is None

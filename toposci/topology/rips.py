@@ -10,7 +10,9 @@ Combinatorics from a backend, values from torch:
   is the one Prim attaches by the edge (its singleton class dies there), and the first vertex of
   each component carries the infinite bar.
 * **H1 and higher** come from a persistent-homology backend run on a detached float64 copy of
-  the distances (``backend="gudhi"``, the default, or ``"giotto"`` when giotto-ph is installed).
+  the distances: ``backend="native"`` (the default: toposci's numba engine, H1 only, see
+  :mod:`toposci.topology.native`), ``"gudhi"`` (any dimension) or ``"giotto"`` (when giotto-ph,
+  AGPL, is installed). All three use Z/2 coefficients and give the same diagrams.
   Each bar is returned as a pair of edges: the edge whose length is the birth value and the edge
   whose length is the death value (the longest edge of the killing simplex).
 * :func:`gather_diagrams` reads the birth and death values back from the torch distance matrix
@@ -274,7 +276,10 @@ def _gudhi_pairs(dist: np.ndarray, max_dim: int, max_edge_length: float) -> _Edg
     st.expansion(max_dim + 1)
     # GUDHI skips the top dimension of the complex unless told; it is needed when the complex
     # has no simplex above max_dim (e.g. a graph without triangles has essential H1 classes).
-    st.compute_persistence(persistence_dim_max=st.dimension() <= max_dim)
+    # Z/2 coefficients, as the native engine and giotto-ph use: flag complexes with 2-torsion
+    # would otherwise pair some bars differently from the other backends.
+    st.compute_persistence(homology_coeff_field=2,
+                           persistence_dim_max=st.dimension() <= max_dim)
     out: _EdgePairs = {}
     for d in range(1, max_dim + 1):
         bars = st.persistence_intervals_in_dimension(d).reshape(-1, 2)  # (m, 2)
@@ -342,7 +347,17 @@ class _Backend:
     threads: bool  # True when the backend releases the GIL
 
 
+def _native_pairs(dist: np.ndarray, max_dim: int, max_edge_length: float) -> _EdgePairs:
+    """Bars of dimension 1 from toposci's own numba engine (H1 only: see its docstring)."""
+    from toposci.topology.native import rips_pairs_native
+
+    if max_dim > 1:
+        raise ValueError("the native backend computes H0 and H1; for H2 use backend='gudhi'")
+    return rips_pairs_native(dist, max_dim, max_edge_length)
+
+
 _BACKENDS: dict[str, _Backend] = {
+    "native": _Backend("toposci.topology.native", _native_pairs, threads=True),
     "gudhi": _Backend("gudhi", _gudhi_pairs, threads=True),
     "giotto": _Backend("gph", _giotto_pairs, threads=False),
 }
@@ -432,7 +447,7 @@ def rips_pairs(
     homology_dims: Sequence[int] = (0, 1),
     max_edge_length: float = math.inf,
     mask: Tensor | None = None,
-    backend: str = "gudhi",
+    backend: str = "native",
     n_threads: int | None = None,
 ) -> dict[int, PersistencePairs]:
     """Persistence pairs (generating edges) of the Vietoris–Rips filtration. No gradients.
@@ -444,7 +459,8 @@ def rips_pairs(
         max_edge_length: edges longer than this are left out (H0 then has one infinite bar per
             connected component, and higher dimensions may have infinite bars).
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
-        backend: ``"gudhi"`` or ``"giotto"`` (optional giotto-ph) for dimensions >= 1.
+        backend: ``"native"`` (default), ``"gudhi"`` or ``"giotto"`` (optional giotto-ph) for
+            dimensions >= 1.
         n_threads: threads the clouds are spread over with the GUDHI backend (default: one per
             CPU core; giotto-ph holds the GIL and always runs the clouds one after another).
 
@@ -532,7 +548,7 @@ def rips_diagrams(
     distances: bool = False,
     max_edge_length: float = math.inf,
     mask: Tensor | None = None,
-    backend: str = "gudhi",
+    backend: str = "native",
     n_threads: int | None = None,
 ) -> dict[int, Diagrams]:
     """Differentiable Vietoris–Rips persistence diagrams of a batch of point clouds.
@@ -545,7 +561,8 @@ def rips_diagrams(
         distances: whether ``x`` holds distance matrices.
         max_edge_length: edges longer than this are left out of the complex.
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
-        backend: ``"gudhi"`` or ``"giotto"`` for dimensions >= 1 (see :data:`BACKENDS`).
+        backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1 (see
+            :data:`BACKENDS`).
         n_threads: threads the clouds are spread over with the GUDHI backend (default: one per
             CPU core; giotto-ph holds the GIL and always runs the clouds one after another).
 
