@@ -37,13 +37,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import interleaved_medians, report
 
 from toposci.domains.images import load_mnist
 from toposci.topology.cubical import cubical_diagrams
@@ -54,6 +54,7 @@ from toposci.topology.native import (
 )
 from toposci.topology.rips import (
     PersistencePairs,
+    _pad_pairs,
     gather_diagrams,
     pairwise_distances,
     rips_diagrams,
@@ -64,48 +65,10 @@ BATCH = 64
 DIM = 16
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], rounds: int, *,
-                        warmup_runs: int = 1) -> dict[str, float]:
-    """Median wall time of each ``fn()``, the functions run round-robin.
-
-    Each round times every function once, so a change of the (shared) machine's load during the
-    measurement slows all of them alike and the ratios stay meaningful.
-    """
-    for fn in fns.values():
-        for _ in range(warmup_runs):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def report(workload: str, ours_name: str, ours: float, peers: dict[str, float | str]) -> None:
-    print(f"{workload:<9} {ours_name:<52} {ours:9.4f} s")
-    for name, t in peers.items():
-        if isinstance(t, str):
-            print(f"{'':<9}   vs {name:<47} {'n/a':>9}   ({t})")
-        else:
-            print(f"{'':<9}   vs {name:<47} {t:9.4f} s   speedup {t / ours:6.2f}x")
-
-
 # ---------------------------------------------------------------------------------- W1
 def _pad(pairs: list[tuple[np.ndarray, np.ndarray]], dim: int) -> PersistencePairs:
     """Per-cloud ``(births (m, 2), deaths (m, 2))`` edges -> padded :class:`PersistencePairs`."""
-    B = len(pairs)
-    M = max(len(births) for births, _ in pairs)
-    birth_edges = np.full((B, M, 2), -1, dtype=np.int64)  # (B, M, 2)
-    death_edges = np.full((B, M, 2), -1, dtype=np.int64)
-    mask = np.zeros((B, M), dtype=bool)
-    for b, (births, deaths) in enumerate(pairs):
-        birth_edges[b, : len(births)] = births
-        death_edges[b, : len(deaths)] = deaths
-        mask[b, : len(births)] = True
-    return PersistencePairs(torch.from_numpy(birth_edges), torch.from_numpy(death_edges),
-                            torch.from_numpy(mask), dim)
+    return _pad_pairs(pairs, dim, torch.device("cpu"))
 
 
 def native_rips_fwd_bwd(x: torch.Tensor) -> None:

@@ -18,16 +18,16 @@ Workloads (as in the engine issue):
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import interleaved_medians, report
 
 from toposci.domains.images import load_mnist
 from toposci.topology import (
+    BACKENDS,
     Diagrams,
     bottleneck_distance,
     cubical_diagrams,
@@ -41,24 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def report(workload: str, ours_name: str, ours: float, peers: dict[str, float | str]) -> None:
-    print(f"{workload:<4} {ours_name:<38} {ours:9.4f} s")
-    for name, t in peers.items():
-        if isinstance(t, str):
-            print(f"{'':<4}   vs {name:<33} {'n/a':>9}   ({t})")
-        else:
-            print(f"{'':<4}   vs {name:<33} {t:9.4f} s   speedup {t / ours:6.2f}x")
+    """Median wall time of one function (see :func:`interleaved_medians` for several)."""
+    return interleaved_medians({"fn": fn}, repeats, warmup_runs=warmup)["fn"]
 
 
 def _finite_sum(diagrams: dict[int, Diagrams]) -> torch.Tensor:
@@ -105,13 +89,13 @@ def bench_w1(repeats: int, n_points: int = 128) -> None:
     except ImportError as err:
         peers["giotto-ph"] = f"not installed: {err}"
     peers["cdist floor"] = median_time(lambda: torch.cdist(x, x), repeats)
-    ours_time = median_time(ours("gudhi"), max(1, repeats // 3))
-    report("W1", f"rips H0+H1 fwd+bwd gudhi (N={n_points})", ours_time, peers)
-    try:
-        ours_giotto = median_time(ours("giotto"), repeats)
-        report("W1", f"rips H0+H1 fwd+bwd giotto (N={n_points})", ours_giotto, peers)
-    except (ImportError, ValueError) as err:
-        print(f"W1   giotto backend unavailable: {err}")
+    for backend in BACKENDS:
+        try:
+            t = median_time(ours(backend), repeats if backend != "gudhi" else max(1, repeats // 2))
+        except (ImportError, ValueError) as err:
+            print(f"W1   backend {backend} unavailable: {err}")
+            continue
+        report("W1", f"rips_diagrams H0+H1 fwd+bwd, backend={backend}", t, peers)
 
 
 # ---------------------------------------------------------------------------------- W2/W3
@@ -130,6 +114,7 @@ def bench_w2_w3(repeats: int) -> None:
 
     arrays = random_diagrams(1000, 100)
     diags = Diagrams.from_arrays(arrays, dim=1, dtype=torch.float64)
+    diags32 = Diagrams.from_arrays(arrays, dim=1, dtype=torch.float32)
     lo = min(a[:, 0].min() for a in arrays)
     hi = max(a[:, 1].max() for a in arrays)
 
@@ -143,7 +128,10 @@ def bench_w2_w3(repeats: int) -> None:
 
     gudhi_land = Landscape(num_landscapes=5, resolution=100, sample_range=[lo, hi])
     peer = median_time(lambda: gudhi_land.fit_transform(arrays), repeats)
-    report("W2", "landscapes forward", fwd, {"gudhi.representations.Landscape": peer})
+    report("W2", "landscapes forward (float64)", fwd, {"gudhi.representations.Landscape": peer})
+    fwd32 = median_time(lambda: landscapes(diags32, num_landscapes=5, resolution=100,
+                                           sample_range=(lo, hi)), repeats)
+    report("W2", "landscapes forward (float32)", fwd32, {"gudhi.representations.Landscape": peer})
     report("W2", "landscapes forward+backward", median_time(fwd_bwd, repeats),
            {"gudhi.representations.Landscape": peer})
 
