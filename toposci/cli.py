@@ -47,8 +47,8 @@ def _summarize_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-size", type=int, default=512, help="samples per resumable chunk")
     p.add_argument("--landscapes", type=int, default=5, help="landscape levels K")
     p.add_argument("--resolution", type=int, default=100, help="grid size T of the curves")
-    p.add_argument("--dataset-subsample", type=int, default=300,
-                   help="samples in the data-set-level descriptor diagram (default 300)")
+    p.add_argument("--dataset-subsample", type=int, default=1000,
+                   help="samples in the data-set-level descriptor diagram (default 1000)")
     p.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="recompute a finished run")

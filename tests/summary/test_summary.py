@@ -132,3 +132,14 @@ def test_qm9_sample_essential_h1_counts_the_rings(tmp_path, shipped) -> None:
         rank = mol.GetNumBonds() - mol.GetNumAtoms() + 1
         assert np.isinf(h0[:, 1]).sum() == 1
         assert np.isinf(h1[:, 1]).sum() == rank - three_rings, smiles[mol_id]
+
+
+def test_two_worker_processes_give_the_same_diagrams(tmp_path) -> None:
+    summarize("mnist-sample", tmp_path / "one.npz", limit=30, chunk_size=10, progress=False)
+    summarize("mnist-sample", tmp_path / "two.npz", limit=30, chunk_size=10, workers=2,
+              progress=False)
+    one, two = load_diagrams(tmp_path / "one.npz"), load_diagrams(tmp_path / "two.npz")
+    assert one[0] == two[0]
+    for d in (0, 1):
+        for a, b in zip(one[1][d], two[1][d]):
+            np.testing.assert_array_equal(a, b)

@@ -95,7 +95,7 @@ def summarize(
     force: bool = False,
     num_landscapes: int = 5,
     resolution: int = 100,
-    dataset_subsample: int = 300,
+    dataset_subsample: int = 1000,
     progress: bool = True,
 ) -> SummaryReport:
     """Summarize the topology of a data set (the function behind ``toposci summarize``).
