@@ -93,7 +93,7 @@ def knn_pairs(
         homology_dims: homology dimensions to compute.
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
         backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
-        n_threads: threads the clouds are spread over with the GUDHI backend.
+        n_threads: threads the clouds are spread over (native and GUDHI backends).
 
     Returns:
         ``{dim: PersistencePairs}``: every edge is an edge of the kNN graph.
@@ -123,7 +123,7 @@ def knn_diagrams(
         homology_dims: homology dimensions to compute.
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
         backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1.
-        n_threads: threads the clouds are spread over with the GUDHI backend.
+        n_threads: threads the clouds are spread over (native and GUDHI backends).
 
     Returns:
         ``{dim: Diagrams}`` whose values are edge lengths computed from ``x`` (differentiable);

@@ -461,7 +461,7 @@ def rips_pairs(
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
         backend: ``"native"`` (default), ``"gudhi"`` or ``"giotto"`` (optional giotto-ph) for
             dimensions >= 1.
-        n_threads: threads the clouds are spread over with the GUDHI backend (default: one per
+        n_threads: threads the clouds are spread over (native and GUDHI backends; default: one per
             CPU core; giotto-ph holds the GIL and always runs the clouds one after another).
 
     Returns:
@@ -563,7 +563,7 @@ def rips_diagrams(
         mask: ``(B, N)`` boolean, ``False`` for padding points of a ragged batch.
         backend: ``"native"``, ``"gudhi"`` or ``"giotto"`` for dimensions >= 1 (see
             :data:`BACKENDS`).
-        n_threads: threads the clouds are spread over with the GUDHI backend (default: one per
+        n_threads: threads the clouds are spread over (native and GUDHI backends; default: one per
             CPU core; giotto-ph holds the GIL and always runs the clouds one after another).
 
     Returns:
