@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/toposci summarize qm9-sample --out runs/demo/qm9_summary.npz --plot runs/demo/plots
-	$(BIN)/toposci summarize mnist-sample --limit 200 --out runs/demo/mnist_summary.npz --plot runs/demo/plots
+	$(BIN)/toposci summarize qm9-sample --out runs/demo/qm9.npz --plot runs/demo/plots
+	$(BIN)/toposci summarize mnist-sample --limit 200 --out runs/demo/mnist.npz --plot runs/demo/plots
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
