@@ -143,3 +143,11 @@ def test_two_worker_processes_give_the_same_diagrams(tmp_path) -> None:
     for d in (0, 1):
         for a, b in zip(one[1][d], two[1][d]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_grid_range_includes_births_of_essential_bars() -> None:
+    from toposci.summary.stats import finite_range
+
+    # only essential H1 bars born at 6 and 8 (ring closures in a lower-star filtration)
+    assert finite_range([np.array([[6.0, np.inf]]), np.array([[8.0, np.inf]])]) == (6.0, 8.0)
+    assert finite_range([np.zeros((0, 2))]) == (0.0, 1.0)

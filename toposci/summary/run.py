@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from toposci.summary.sources import Source, open_source
-from toposci.summary.stats import DimensionSummary, summarize_dimension
+from toposci.summary.stats import DimensionSummary, finite_range, summarize_dimension
 from toposci.summary.store import ChunkResult, RunStore, merge
 from toposci.summary.views import get_view
 
@@ -161,8 +161,11 @@ def summarize(
 
     merged = merge([store.chunk_path(i) for i in range(n_chunks)], dims)
     merged.failed = src.skipped + merged.failed
+    # One grid for every dimension, so their Betti curves share an axis.
+    grid_range = finite_range([x for d in dims for x in merged.diagrams[d]])
     summaries = {d: summarize_dimension(merged.diagrams[d], d, num_landscapes=num_landscapes,
-                                        resolution=resolution) for d in dims}
+                                        resolution=resolution, sample_range=grid_range)
+                 for d in dims}
     dataset = _dataset_diagrams(src, merged, dims, summaries, seed=seed, n=dataset_subsample)
     outputs = _write_outputs(out, fmt, merged, summaries, dataset, params, seconds)
     if plot_dir is not None:

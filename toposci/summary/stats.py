@@ -21,7 +21,7 @@ import torch
 from toposci.topology.diagrams import Diagrams
 from toposci.topology.vectorize import betti_curves, landscapes
 
-__all__ = ["DimensionSummary", "summarize_dimension"]
+__all__ = ["DimensionSummary", "finite_range", "summarize_dimension"]
 
 _Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -64,6 +64,15 @@ def _mean_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, mean - half, mean + half
 
 
+def finite_range(diagrams: Sequence[np.ndarray]) -> tuple[float, float]:
+    """``(min, max)`` of every finite birth and death (births of essential bars included)."""
+    values = np.concatenate([np.asarray(d, np.float64).reshape(-1) for d in diagrams]) \
+        if len(diagrams) else np.zeros(0)
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
 def summarize_dimension(
     diagrams: Sequence[np.ndarray],
     dim: int,
@@ -80,7 +89,8 @@ def summarize_dimension(
         dim: their homology dimension.
         num_landscapes: landscape levels ``K``.
         resolution: grid size ``T``.
-        sample_range: the grid's ``(t_min, t_max)``; ``None`` spans all finite values.
+        sample_range: the grid's ``(t_min, t_max)``; ``None`` spans all finite values
+            (:func:`finite_range`).
         batch_size: diagrams vectorized at once (bounds memory).
 
     Returns:
@@ -91,12 +101,7 @@ def summarize_dimension(
     finite_counts = np.array([int(np.isfinite(d).all(axis=1).sum()) for d in diagrams])
     essential_counts = np.array([len(d) for d in diagrams]) - finite_counts
     if sample_range is None:
-        finite = [d[np.isfinite(d).all(axis=1)] for d in diagrams]
-        values = np.concatenate([f.reshape(-1) for f in finite]) if finite else np.zeros(0)
-        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-        if hi <= lo:
-            hi = lo + 1.0
-        sample_range = (lo, hi)
+        sample_range = finite_range(diagrams)
     lo, hi = sample_range
     cap = hi + (hi - lo)  # beyond the grid: an essential bar is alive at every grid point
     lands, bettis = [], []
