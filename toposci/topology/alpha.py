@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from toposci._validation import check_batch, check_same_batch
-from toposci.topology.cubical import check_homology_dims, diagrams_from_index, thread_map
+from toposci.topology._common import check_homology_dims, diagrams_from_index, thread_map
 from toposci.topology.diagrams import Diagrams
 
 __all__ = ["alpha_diagrams"]

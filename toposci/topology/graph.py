@@ -31,7 +31,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 
 from toposci._validation import check_finite
-from toposci.topology.cubical import check_homology_dims, diagrams_from_index
+from toposci.topology._common import check_homology_dims, diagrams_from_index
 from toposci.topology.diagrams import Diagrams
 
 __all__ = ["clique_diagrams", "lower_star_diagrams"]
