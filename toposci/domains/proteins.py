@@ -47,6 +47,7 @@ from toposci.domains.validity import Validity
 __all__ = [
     "AMINO_ACIDS",
     "BREAK_DISTANCE",
+    "STRUCTURE_SUFFIXES",
     "ProteinStructure",
     "StructureScan",
     "ca_trace_validity",
@@ -66,7 +67,8 @@ AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 #: Consecutive CAs farther apart than this (Å) start a new segment (a chain break).
 BREAK_DISTANCE = 4.2
 
-_STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
+#: File suffixes read as structures (each also with ``.gz``).
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def read_structure(path: str | Path) -> ProteinStructure:
 
 
 def read_structures(
-    directory: str | Path, *, suffixes: Sequence[str] = _STRUCTURE_SUFFIXES
+    directory: str | Path, *, suffixes: Sequence[str] = STRUCTURE_SUFFIXES
 ) -> StructureScan:
     """Read every structure file in a directory, skipping and counting the bad ones.
 
@@ -312,7 +314,7 @@ def _ca_trace(st: gemmi.Structure, path: Path) -> ProteinStructure:
     pos = torch.tensor(coords, dtype=torch.float64)  # (N, 3)
     breaks = _chain_breaks(pos, chain_ids)
     name = path.name
-    for suffix in (".gz", *_STRUCTURE_SUFFIXES):
+    for suffix in (".gz", *STRUCTURE_SUFFIXES):
         name = name.removesuffix(suffix)
     return ProteinStructure(
         name=name,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from toposci.domains.proteins import STRUCTURE_SUFFIXES
 from toposci.download import shipped_dir
 
 __all__ = ["NAMED_SOURCES", "Source", "open_source"]
@@ -96,8 +97,7 @@ NAMED_SOURCES: dict[str, tuple[Callable[[Path, str], Source], Callable[[], Path]
 }
 
 _MOLECULE_SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".sdf.gz")
-_STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb.gz", ".ent.gz", ".cif.gz",
-                       ".mmcif.gz")
+_STRUCTURE_SUFFIXES = tuple(s + gz for s in STRUCTURE_SUFFIXES for gz in ("", ".gz"))
 
 
 def _detect(path: Path) -> Callable[[Path, str], Source]:
