@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _peers import patch_torch_topological_gudhi
 from _timing import interleaved_medians, report
 
 from toposci.domains.images import load_mnist
@@ -155,20 +156,6 @@ def bench_w2_w3(repeats: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- W4
-def _patch_torch_topological_gudhi(module) -> None:
-    """torch-topological 0.1.9 passes torch tensors to ``gudhi.CubicalComplex``, which GUDHI
-    3.13's bindings refuse; hand GUDHI a numpy copy instead (what older GUDHI did itself)."""
-    import types
-
-    import gudhi
-
-    def cubical(*, dimensions, top_dimensional_cells):
-        cells = top_dimensional_cells.detach().cpu().numpy()
-        return gudhi.CubicalComplex(dimensions=list(dimensions), top_dimensional_cells=cells)
-
-    module.gudhi = types.SimpleNamespace(CubicalComplex=cubical)
-
-
 def bench_w4(repeats: int) -> None:
     import gudhi
 
@@ -184,7 +171,7 @@ def bench_w4(repeats: int) -> None:
         import torch_topological.nn.cubical_complex as tt_cubical
         from torch_topological.nn import CubicalComplex
 
-        _patch_torch_topological_gudhi(tt_cubical)
+        patch_torch_topological_gudhi(tt_cubical)
         cc = CubicalComplex(dim=2)
 
         def torch_topological_run() -> None:
