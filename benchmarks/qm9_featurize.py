@@ -35,7 +35,8 @@ from pathlib import Path
 
 from rdkit import Chem, rdBase
 
-from toposci.domains.molecules import QM9, decode_data
+from toposci.domains.molecules import decode_data
+from toposci.domains.qm9 import QM9
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "qm9" / "qm9_smiles.csv.gz"

@@ -19,6 +19,7 @@ _INSTALL_HINTS = {
     "gph": "pip install 'toposci[giotto]'  (giotto-ph, AGPL-3: optional, never bundled)",
     "pytorch3d": "see https://github.com/facebookresearch/pytorch3d/blob/main/INSTALL.md",
     "torch_topological": "pip install 'toposci[bench]'",
+    "fcd_torch": "pip install 'toposci[fcd]'  (fcd_torch, MIT; ships the ChemNet weights)",
 }
 
 

@@ -43,7 +43,7 @@ class Source:
 def _molecules(path: Path, name: str, id_column: str | None = None) -> Source:
     from rdkit import Chem
 
-    from toposci.domains.molecules import read_molecules
+    from toposci.domains.molecule_io import read_molecules
 
     result = read_molecules(path, id_column=id_column)
     return Source("molecules", name, result.ids,
