@@ -1,0 +1,121 @@
+"""The training loop: run files, exact resume, clear errors; sampling from a run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from toposci.cli import main
+from toposci.training.config import recipe_from_dict
+from toposci.training.sampling import sample_run
+from toposci.training.trainer import load_run, train
+
+
+def _recipe(epochs: int = 2, **train_options):
+    return recipe_from_dict({
+        "name": "circle", "domain": "synthetic", "data": {"space": "circle", "n": 300},
+        "model": {"latent_dim": 2, "gamma": 0.5, "encoder": {"hidden": [16, 16]},
+                  "decoder": {"hidden": [16]}},
+        "regularizer": {"mode": "latent", "homology_weights": {0: 1.0, 1: 0.5}},
+        "train": {"epochs": epochs, "batch_size": 64, "lr": 0.01, **train_options},
+    })
+
+
+def test_a_run_writes_config_checkpoint_and_metrics(tmp_path: Path) -> None:
+    result = train(_recipe(), tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "checkpoint.pt", "metrics.csv"}
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for r in rows:  # the logged loss is its terms combined with the logged weights
+        assert float(r["train_topo"]) > 0
+        assert float(r["val_loss"]) == pytest.approx(
+            float(r["val_reconstruction"]) + float(r["beta"]) * float(r["val_kl"])
+            + 0.5 * float(r["val_topo"]), rel=1e-5)
+    recipe, _, model, ckpt = load_run(run)
+    assert recipe == _recipe() and ckpt["epoch"] == 2
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, result.model.state_dict()[name])
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    straight = train(_recipe(epochs=3), tmp_path / "a", progress=False)
+    train(_recipe(epochs=1), tmp_path / "b", progress=False)
+    resumed = train(_recipe(epochs=3), tmp_path / "b", resume=True, progress=False)
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    assert straight.history[-1]["val_loss"] == resumed.history[-1]["val_loss"]
+    assert len(list(csv.DictReader((tmp_path / "b" / "metrics.csv").open()))) == 3
+
+
+def test_refuses_to_overwrite_or_resume_a_different_recipe(tmp_path: Path) -> None:
+    train(_recipe(epochs=1), tmp_path / "r", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(_recipe(epochs=1), tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="differs"):
+        train(_recipe(epochs=2, lr=0.5), tmp_path / "r", resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(_recipe(), tmp_path / "empty", resume=True, progress=False)
+
+
+def test_a_diverging_loss_stops_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"lower train\.lr"):
+        train(_recipe(lr=1e6, grad_clip=None), tmp_path / "nan", progress=False)
+
+
+def test_autoencoder_projection_is_trained_then_frozen(tmp_path: Path) -> None:
+    recipe = recipe_from_dict({
+        **_recipe().to_dict(), "regularizer": {"mode": "reconstruction", "projection":
+                                               "autoencoder", "projection_dim": 2,
+                                               "projection_epochs": 2, "resolution": 20}})
+    result = train(recipe, tmp_path / "p", progress=False)
+    projection = result.model.regularizer.projection
+    assert all(not p.requires_grad for p in projection.parameters())
+    _, _, model, _ = load_run(tmp_path / "p")
+    for a, b in zip(projection.parameters(), model.regularizer.projection.parameters(),
+                    strict=True):
+        assert torch.equal(a, b)
+
+
+def test_sample_run_writes_samples_and_report(tmp_path: Path) -> None:
+    train(_recipe(epochs=1), tmp_path / "run", progress=False)
+    report = sample_run(tmp_path / "run", 50, tmp_path / "s.npz", seed=3, progress=False)
+    assert report.n == 50 and report.reasons == {"ok": 50} and report.valid_fraction == 1.0
+    assert np.load(tmp_path / "s.npz")["points"].shape == (50, 2)
+    saved = json.loads((tmp_path / "s_report.json").read_text())
+    assert saved["n"] == 50 and saved["metrics"]["betti"]["known"] == [1, 1]
+    again = sample_run(tmp_path / "run", 50, tmp_path / "t.npz", seed=3, progress=False)
+    assert again.metrics == report.metrics  # seeded
+    with pytest.raises(ValueError, match="unknown correction"):
+        sample_run(tmp_path / "run", 5, tmp_path / "u.npz", correction="valence")
+
+
+def test_cli_train_and_sample(tmp_path: Path, capsys) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: c\ndomain: synthetic\ndata: {space: circle, n: 200}\n"
+                      "model: {latent_dim: 2}\ntrain: {epochs: 1, batch_size: 50}\n")
+    run = tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(run), "-q", "--set", "train.seed=4"]) == 0
+    assert "trained c on cpu for 1 epochs" in capsys.readouterr().out
+    assert main(["sample", str(run), "-n", "10", "-o", str(tmp_path / "s.npz"), "-q"]) == 0
+    assert "100.0% valid" in capsys.readouterr().out
+    assert main(["train", str(recipe), "--out", str(run), "-q"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", str(recipe), "--set", "model.gama=1"]) == 2
+    assert "did you mean 'gamma'" in capsys.readouterr().err
+
+
+def test_kl_warmup_rises_linearly_per_step(tmp_path: Path) -> None:
+    result = train(_recipe(epochs=3, kl_warmup_epochs=2), tmp_path / "w", progress=False)
+    assert [row["beta"] for row in result.history] == [0.5, 1.0, 1.0]
+    assert result.model.beta == 1.0
+
+
+def test_time_budget_stops_between_epochs(tmp_path: Path) -> None:
+    result = train(_recipe(epochs=50, time_budget_minutes=1e-6), tmp_path / "t", progress=False)
+    assert len(result.history) == 1  # the first epoch always runs; the next would overrun
