@@ -1,6 +1,6 @@
-"""Command line: ``toposci summarize``.
+"""Command line: ``toposci summarize | train | sample``.
 
-Run ``toposci summarize --help`` for the options.
+Run ``toposci <command> --help`` for the options.
 """
 
 from __future__ import annotations
@@ -54,6 +54,20 @@ def _summarize_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="recompute a finished run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    def shard(text: str) -> tuple[int, int]:
+        try:
+            i, n = (int(t) for t in text.split("/"))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"expected I/N such as 0/4, got {text!r}") from err
+        return i, n
+
+    p.add_argument("--shard", type=shard, metavar="I/N",
+                   help="compute only shard I of N (0 <= I < N: chunks c with c %% N == I) into "
+                        "--out, to be combined with --merge; run N of them, e.g. on N machines")
+    p.add_argument("--merge", nargs="+", metavar="SHARD",
+                   help="combine the N shard files of a run (same source and options) into the "
+                        "outputs of a single run; computes no diagrams")
+
 
 def _run_summarize(args: argparse.Namespace) -> int:
     from toposci.summary.run import summarize
@@ -63,8 +77,14 @@ def _run_summarize(args: argparse.Namespace) -> int:
         workers=args.workers, limit=args.limit, seed=args.seed, chunk_size=args.chunk_size,
         fmt=args.fmt, plot_dir=args.plot, resume=args.resume, force=args.force,
         num_landscapes=args.landscapes, resolution=args.resolution,
-        dataset_subsample=args.dataset_subsample, progress=not args.quiet,
+        dataset_subsample=args.dataset_subsample, progress=not args.quiet, shard=args.shard,
+        merge=args.merge,
     )
+    if args.shard is not None:
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {report.n_samples} samples in "
+              f"{report.seconds:.1f} s ({report.n_failed} failed); wrote {report.outputs[0]}; "
+              "combine all shards with --merge")
+        return 0
     print(f"summarized {report.n_samples - report.n_failed} of {report.n_samples} samples in "
           f"{report.seconds:.1f} s ({report.n_failed} failed, reasons in the JSON report)")
     for d, s in report.summaries.items():
@@ -75,12 +95,88 @@ def _run_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model from a recipe",
+        description="Train the TopoVAE of a recipe (recipes/*.yaml). Writes config.yaml, "
+                    "checkpoint.pt (every epoch) and metrics.csv into the run directory.",
+    )
+    p.add_argument("recipe", help="recipe YAML file, e.g. recipes/qm9_demo.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. --set model.gamma=0.5 (repeatable)")
+    p.add_argument("--out", "-o", help="run directory (default: runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the recipe's, 'auto')")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from toposci.training.config import load_recipe
+    from toposci.training.trainer import train
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    run_dir = args.out or f"runs/{recipe.name}"
+    result = train(recipe, run_dir, resume=args.resume, progress=not args.quiet,
+                   device=args.device)
+    last = result.history[-1]
+    print(f"trained {recipe.name} on {result.device} for {int(last['epoch'])} epochs: "
+          f"validation loss {last['val_loss']:.4f} (reconstruction "
+          f"{last['val_reconstruction']:.4f}, KL {last['val_kl']:.4f}, topological "
+          f"{last['val_topo']:.4f})")
+    print(f"  wrote {result.run_dir}/ (config.yaml, checkpoint.pt, metrics.csv)")
+    return 0
+
+
+def _sample_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample", help="draw samples from a trained run",
+        description="Decode codes drawn from the prior of a trained run, check each sample's "
+                    "validity and write them (molecules: .smi; other domains: .npz) with a "
+                    "JSON report beside them.",
+    )
+    p.add_argument("run_dir", help="a directory made by `toposci train`")
+    p.add_argument("-n", type=int, default=None, help="number of samples (default: recipe's)")
+    p.add_argument("--out", "-o", required=True, help="output file, e.g. samples.smi")
+    p.add_argument("--temperature", type=float, help="prior scale (default: the recipe's)")
+    p.add_argument("--correction", help="decoding: none (raw output, the default) or a "
+                                        "domain's correction, e.g. valence for molecules")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from toposci.training.sampling import sample_run
+    from toposci.training.trainer import load_run
+
+    n = args.n if args.n is not None else load_run(args.run_dir)[0].sample.n
+    report = sample_run(args.run_dir, n, args.out, temperature=args.temperature,
+                        correction=args.correction, seed=args.seed, device=args.device,
+                        progress=not args.quiet)
+    print(f"sampled {report.n} (temperature {report.temperature}, correction "
+          f"{report.correction!r}): {100 * report.valid_fraction:.1f}% valid")
+    failures = {k: v for k, v in report.reasons.items() if k != "ok"}
+    if failures:
+        print("  invalid: " + ", ".join(f"{k} {v}" for k, v in sorted(failures.items())))
+    for key, value in report.metrics.items():
+        print(f"  {key}: {value}")
+    for path in report.files:
+        print(f"  wrote {path}")
+    return 0
+
+
+_COMMANDS = {"summarize": (_summarize_parser, _run_summarize),
+             "train": (_train_parser, _run_train),
+             "sample": (_sample_parser, _run_sample)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toposci", description="Topology-aware generative "
                                      "models on scientific data.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
-    _summarize_parser(sub)
+    for make_parser, _ in _COMMANDS.values():
+        make_parser(sub)
     args = parser.parse_args(argv)
     if args.version:
         from toposci import __version__
@@ -92,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _run_summarize(args)
-    except ValueError as err:
+        return _COMMANDS[args.command][1](args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"toposci {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -10,6 +10,14 @@ Files written for ``out = results/qm9.npz`` (``--format npz``):
   the data set itself seen through a descriptor (``dataset_H{d}``).
 * ``results/qm9_summary.json`` — what a person reads: parameters, counts, failures with reasons,
   throughput.
+
+On ``n`` machines (``--shard i/n``, then ``--merge``): each shard writes one ``.npz`` shard file
+(layout in :mod:`toposci.summary.store`); merging them writes the three files above, the same as
+a single run's. For example, with the data at ``qm9.csv.gz`` on two machines::
+
+    machine A:  toposci summarize qm9.csv.gz --out a.npz --shard 0/2
+    machine B:  toposci summarize qm9.csv.gz --out b.npz --shard 1/2
+    either:     toposci summarize qm9.csv.gz --out qm9.npz --merge a.npz b.npz --plot figs
 """
 
 from __future__ import annotations
@@ -28,7 +36,15 @@ from tqdm.auto import tqdm
 
 from toposci.summary.sources import Source, open_source
 from toposci.summary.stats import DimensionSummary, finite_range, summarize_dimension
-from toposci.summary.store import ChunkResult, RunStore, merge
+from toposci.summary.store import (
+    ChunkResult,
+    RunStore,
+    check_new_output,
+    concat,
+    read_shards,
+    write_shard,
+)
+from toposci.summary.store import merge as merge_chunks
 from toposci.summary.views import get_view
 
 __all__ = ["SummaryReport", "summarize"]
@@ -44,10 +60,11 @@ class SummaryReport:
 
     Attributes:
         outputs: files written (diagrams, summary arrays, JSON report, plots).
-        n_samples: samples in the source (after ``limit``).
+        n_samples: samples in the source (after ``limit``); for a shard, in its chunks.
         n_failed: samples that could not be read or summarized (listed in the JSON report).
-        seconds: wall time of the diagram computation (this run's chunks only).
-        summaries: per-dimension statistics.
+        seconds: wall time of the diagram computation (this run's chunks only; for a merge, the
+            shards' summed time).
+        summaries: per-dimension statistics (empty for a shard).
     """
 
     outputs: list[Path]
@@ -79,6 +96,25 @@ def _run_chunk(task: tuple[int, str, str, tuple[int, ...], list[str], list]) -> 
     return index, ChunkResult(kept_ids, diagrams, failed)
 
 
+def _check_shard(shard: tuple[int, int] | None, merge: Sequence[str | Path] | None, *,
+                 fmt: str, plot_dir: str | Path | None, resume: bool) -> None:
+    """Reject shard / merge options that cannot work together."""
+    if shard is not None:
+        if merge is not None:
+            raise ValueError("--shard computes one part of a run and --merge combines the parts: "
+                             "use one or the other")
+        if len(shard) != 2 or not all(isinstance(v, int) for v in shard):
+            raise ValueError(f"shard must be a pair of ints (i, n), got {shard!r}")
+        i, n = shard
+        if n < 1 or not 0 <= i < n:
+            raise ValueError(f"shard (i, n) needs n >= 1 and 0 <= i < n, got {i}/{n}")
+        if fmt != "npz" or plot_dir is not None:
+            raise ValueError("a shard writes an .npz of its diagrams only: choose --format and "
+                             "--plot when merging the shards")
+    elif merge is not None and resume:
+        raise ValueError("--merge computes nothing, so there is nothing to --resume")
+
+
 def summarize(
     source: str,
     out: str | Path,
@@ -97,8 +133,19 @@ def summarize(
     resolution: int = 100,
     dataset_subsample: int = 1000,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
+    merge: Sequence[str | Path] | None = None,
 ) -> SummaryReport:
     """Summarize the topology of a data set (the function behind ``toposci summarize``).
+
+    Several machines share one run with ``shard`` and ``merge``. The samples are cut into chunks
+    of ``chunk_size`` exactly as in a single run, and shard ``i`` of ``n`` computes the chunks
+    ``c`` with ``c % n == i`` (round robin over chunks, so that every shard gets small and large
+    samples alike when a data set is sorted by size, as QM9 is). It writes only ``out`` as an
+    ``.npz`` shard file; it is resumable like any run. A last call on any machine with the same
+    source and parameters and ``merge=[every shard file]`` checks that all ``n`` shards are
+    there, puts the chunks back in order and writes the outputs of a single run: the per-sample
+    diagrams are those a single run computes (the same chunks go through the same code).
 
     Args:
         source: a shipped sample name (``qm9-sample``, ``proteins-sample``, ``imdb-sample``,
@@ -109,7 +156,7 @@ def summarize(
         workers: processes computing chunks.
         limit: summarize only the first ``limit`` samples.
         seed: seeds the subsample of the data-set-level descriptor diagram.
-        chunk_size: samples per chunk (the unit of resuming).
+        chunk_size: samples per chunk (the unit of resuming and of sharding).
         fmt: ``"npz"`` or ``"parquet"``.
         plot_dir: write PNG figures there.
         resume: continue an interrupted run with the same parameters.
@@ -117,11 +164,18 @@ def summarize(
         num_landscapes, resolution: landscape levels ``K`` and grid size ``T`` of the summary.
         dataset_subsample: samples in the data-set-level descriptor diagram.
         progress: show a progress bar.
+        shard: ``(i, n)`` with ``0 <= i < n``: compute shard ``i`` of ``n`` only and write it to
+            ``out`` (``fmt`` must be ``"npz"``, no ``plot_dir``); the report then has no
+            summaries.
+        merge: the ``n`` shard files of a run: compute nothing, combine them into the outputs of
+            a single run. Shards must come from the same parameters (``source`` may be another
+            path to the same data); the report's ``seconds`` is the shards' summed time.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     if workers < 1 or chunk_size < 1:
         raise ValueError("workers and chunk_size must be >= 1")
+    _check_shard(shard, merge, fmt=fmt, plot_dir=plot_dir, resume=resume)
     src = open_source(source, limit=limit)
     view = get_view(src.domain, filtration)
     dims = tuple(range(view.max_dim + 1)) if homology_dims is None else tuple(
@@ -133,33 +187,25 @@ def summarize(
     params = {"source": source, "domain": src.domain, "filtration": view.name,
               "homology_dims": list(dims), "limit": limit, "chunk_size": chunk_size,
               "n_samples": len(src.ids)}
-    store = RunStore(out, params, resume=resume, force=force)
-    done = store.open()
     n_chunks = (len(src.ids) + chunk_size - 1) // chunk_size
-    tasks = [(i, src.domain, view.name, dims, src.ids[i * chunk_size:(i + 1) * chunk_size],
-              src.payloads[i * chunk_size:(i + 1) * chunk_size])
-             for i in range(n_chunks) if i not in done]
-    if done:
-        logger.info("resuming: %d of %d chunks already done", len(done), n_chunks)
-    start = time.perf_counter()
-    bar = tqdm(total=len(src.ids), initial=len(src.ids) - sum(len(t[4]) for t in tasks),
-               unit="sample", desc=f"summarize {source}", disable=not progress)
-    if workers == 1:
-        for task in tasks:
-            index, result = _run_chunk(task)
-            store.write(index, result)
-            bar.update(len(task[4]))
+    chunk_ids = [src.ids[c * chunk_size:(c + 1) * chunk_size] for c in range(n_chunks)]
+    store = None
+    if merge is not None:
+        check_new_output(out, force=force)
+        results, seconds = read_shards(merge, params, chunk_ids, dims)
+        merged = concat(results, dims)
+        params = {**params, "shards": len(merge)}
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker) as pool:
-            sizes = {t[0]: len(t[4]) for t in tasks}
-            for index, result in pool.imap_unordered(_run_chunk, tasks):
-                store.write(index, result)
-                bar.update(sizes[index])
-    bar.close()
-    seconds = time.perf_counter() - start
+        mine = list(range(n_chunks)) if shard is None else list(range(shard[0], n_chunks,
+                                                                       shard[1]))
+        store = RunStore(out, params if shard is None else {**params, "shard": list(shard)},
+                         resume=resume, force=force)
+        seconds = _compute(store, src, view.name, dims, mine, chunk_size, workers=workers,
+                           progress=progress)
+        if shard is not None:
+            return _finish_shard(store, mine, dims, shard=shard, params=params, seconds=seconds)
+        merged = merge_chunks([store.chunk_path(c) for c in mine], dims)
 
-    merged = merge([store.chunk_path(i) for i in range(n_chunks)], dims)
     merged.failed = src.skipped + merged.failed
     # One grid for every dimension, so their Betti curves share an axis.
     grid_range = finite_range([x for d in dims for x in merged.diagrams[d]])
@@ -173,12 +219,56 @@ def summarize(
 
         outputs += plot_summary(merged.diagrams, summaries, plot_dir, title=Path(source).name,
                                 dataset_diagrams=dataset)
-    store.finish()
+    if store is not None:
+        store.finish()
     if merged.failed:
         logger.warning("%d of %d samples could not be summarized (reasons in %s)",
                        len(merged.failed), len(src.ids) + len(src.skipped),
                        outputs[2].name)
     return SummaryReport(outputs, len(src.ids), len(merged.failed), seconds, summaries)
+
+
+def _compute(store: RunStore, src: Source, view_name: str, dims: tuple[int, ...],
+             chunks: list[int], chunk_size: int, *, workers: int, progress: bool) -> float:
+    """Compute the ``chunks`` not yet in ``store``; return the seconds it took."""
+    done = store.open()
+    tasks = [(c, src.domain, view_name, dims, src.ids[c * chunk_size:(c + 1) * chunk_size],
+              src.payloads[c * chunk_size:(c + 1) * chunk_size])
+             for c in chunks if c not in done]
+    if len(tasks) < len(chunks):
+        logger.info("resuming: %d of %d chunks already done", len(chunks) - len(tasks),
+                    len(chunks))
+    total = sum(len(src.ids[c * chunk_size:(c + 1) * chunk_size]) for c in chunks)
+    start = time.perf_counter()
+    bar = tqdm(total=total, initial=total - sum(len(t[4]) for t in tasks), unit="sample",
+               desc=f"summarize {src.name}", disable=not progress)
+    if workers == 1 or len(tasks) < 2:  # no process start-up for nothing to share
+        for task in tasks:
+            index, result = _run_chunk(task)
+            store.write(index, result)
+            bar.update(len(task[4]))
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker) as pool:
+            sizes = {t[0]: len(t[4]) for t in tasks}
+            for index, result in pool.imap_unordered(_run_chunk, tasks):
+                store.write(index, result)
+                bar.update(sizes[index])
+    bar.close()
+    return time.perf_counter() - start
+
+
+def _finish_shard(store: RunStore, chunks: list[int], dims: tuple[int, ...], *,
+                  shard: tuple[int, int], params: dict, seconds: float) -> SummaryReport:
+    """Write one shard's file from its chunk files and drop the parts folder."""
+    results = {c: merge_chunks([store.chunk_path(c)], dims) for c in chunks}
+    write_shard(store.out, results, dims, shard=shard, params=params, seconds=seconds)
+    store.finish()
+    logger.info("shard %d/%d written to %s: merge all %d shard files with --merge",
+                shard[0], shard[1], store.out, shard[1])
+    n_failed = sum(len(r.failed) for r in results.values())
+    return SummaryReport([store.out], sum(len(r.ids) for r in results.values()) + n_failed,
+                         n_failed, seconds, {})
 
 
 def _descriptors(src: Source, merged: ChunkResult, picked: np.ndarray,

@@ -4,26 +4,35 @@ A run writes its results into ``<out>.parts/``: one ``chunk_NNNNN.npz`` per chun
 ``run.json`` recording the run's parameters. A chunk file is written to a temporary name and
 renamed, so a chunk on disk is always complete. ``--resume`` keeps the finished chunks and
 computes the rest; parameters that differ from the recorded ones are an error, never a silent mix.
-When every chunk is there, :func:`merge` writes the final file and removes the parts folder.
+When every chunk is there, :func:`merge` reads them back for the final file and the parts folder
+is removed.
 
 Inside a chunk (and the final ``.npz``), the diagrams of dimension ``d`` of all samples are
 concatenated: ``H{d}`` is ``(P, 2)`` births and deaths, ``H{d}_offsets`` is ``(S + 1,)`` so that
 sample ``i`` owns rows ``offsets[i]:offsets[i + 1]``. ``ids`` holds the sample ids and
 ``failed_ids`` / ``failed_reasons`` the samples that could not be summarized.
+
+A *shard file* (``summarize(..., shard=(i, n))``, written by :func:`write_shard`) has the same
+arrays for the samples of the chunks it computed, plus ``chunks`` ``(C,)`` (their indices, in
+order), ``chunk_offsets`` ``(C + 1,)`` into ``ids`` and ``failed_offsets`` ``(C + 1,)`` into
+``failed_ids``, ``shard`` ``[i, n]``, ``params`` (the run's parameters as a JSON string) and
+``seconds``. :func:`read_shards` checks that ``n`` shard files of one run are all there and
+returns their chunks, so that the merged result is exactly the chunk sequence of a single run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ChunkResult", "RunStore", "load_diagrams", "merge"]
+__all__ = ["ChunkResult", "RunStore", "check_new_output", "concat", "load_diagrams", "merge",
+           "read_shards", "write_shard"]
 
 
 @dataclass
@@ -50,11 +59,17 @@ class ChunkResult:
 
 
 def _concat(rows: Sequence[np.ndarray], key: str) -> dict[str, np.ndarray]:
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(r) for r in rows])
+    offsets = _offsets([len(r) for r in rows])
     values = np.concatenate([np.asarray(r, np.float64).reshape(-1, 2) for r in rows]) if rows \
         else np.zeros((0, 2))
     return {key: values, f"{key}_offsets": offsets}
+
+
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    """``(S + 1,)`` start offsets of consecutive blocks of the given sizes."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(sizes)
+    return offsets
 
 
 def _split(arrays: np.lib.npyio.NpzFile, dim: int) -> list[np.ndarray]:
@@ -89,11 +104,9 @@ class RunStore:
 
     def open(self) -> set[int]:
         """Prepare the parts folder; return the indices of chunks already finished."""
+        check_new_output(self.out, force=self.force)
         if self.force:
             self._clear()
-        elif self.out.exists():
-            raise ValueError(f"{self.out} already exists: the run is finished. Use --force to "
-                             "compute it again, or choose another --out")
         record = self.parts / "run.json"
         if self.parts.exists() and not self.resume and not self.force:
             raise ValueError(f"{self.parts} holds an unfinished run: pass --resume to continue "
@@ -131,18 +144,124 @@ class RunStore:
         self.parts.rmdir()
 
 
+def check_new_output(out: Path, *, force: bool) -> None:
+    """Refuse to overwrite the finished output ``out`` unless ``force``."""
+    if out.exists() and not force:
+        raise ValueError(f"{out} already exists: the run is finished. Use --force to "
+                         "compute it again, or choose another --out")
+
+
+def concat(results: Sequence[ChunkResult], dims: Sequence[int]) -> ChunkResult:
+    """One :class:`ChunkResult` holding ``results`` one after the other."""
+    return ChunkResult([i for r in results for i in r.ids],
+                       {d: [x for r in results for x in r.diagrams[d]] for d in dims},
+                       [f for r in results for f in r.failed])
+
+
+def _read_chunk(z: np.lib.npyio.NpzFile, dims: Sequence[int]) -> ChunkResult:
+    return ChunkResult(z["ids"].tolist(), {d: _split(z, d) for d in dims},
+                       list(zip(z["failed_ids"].tolist(), z["failed_reasons"].tolist())))
+
+
 def merge(chunk_files: Sequence[Path], dims: Sequence[int]) -> ChunkResult:
     """Read finished chunks back, in order, into one :class:`ChunkResult`."""
-    ids: list[str] = []
-    failed: list[tuple[str, str]] = []
-    diagrams: dict[int, list[np.ndarray]] = {d: [] for d in dims}
+    results = []
     for path in chunk_files:
         with np.load(path) as z:
-            ids.extend(z["ids"].tolist())
-            failed.extend(zip(z["failed_ids"].tolist(), z["failed_reasons"].tolist()))
-            for d in dims:
-                diagrams[d].extend(_split(z, d))
-    return ChunkResult(ids, diagrams, failed)
+            results.append(_read_chunk(z, dims))
+    return concat(results, dims)
+
+
+def write_shard(path: Path, chunks: Mapping[int, ChunkResult], dims: Sequence[int], *,
+                shard: tuple[int, int], params: dict, seconds: float) -> None:
+    """Write the chunks one shard computed into one file (layout in the module docstring).
+
+    Args:
+        path: the shard file (``.npz``).
+        chunks: the shard's results by chunk index.
+        dims: homology dimensions stored.
+        shard: ``(i, n)``: this is shard ``i`` of ``n``.
+        params: the run's parameters (without the shard), checked again when merging.
+        seconds: wall time of the shard's diagram computation.
+    """
+    order = sorted(chunks)
+    arrays = concat([chunks[c] for c in order], dims).to_arrays()
+    arrays["chunks"] = np.array(order, dtype=np.int64)
+    arrays["chunk_offsets"] = _offsets([len(chunks[c].ids) for c in order])
+    arrays["failed_offsets"] = _offsets([len(chunks[c].failed) for c in order])
+    arrays["shard"] = np.array(shard, dtype=np.int64)
+    arrays["params"] = np.array(json.dumps(params, sort_keys=True))
+    arrays["seconds"] = np.array(seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_savez(path, arrays)
+
+
+def _shard_chunks(z: np.lib.npyio.NpzFile, dims: Sequence[int]) -> dict[int, ChunkResult]:
+    """The per-chunk results stored in one shard file."""
+    whole = _read_chunk(z, dims)
+    kept, failed = z["chunk_offsets"], z["failed_offsets"]
+    return {int(c): ChunkResult(whole.ids[kept[j]:kept[j + 1]],
+                                {d: whole.diagrams[d][kept[j]:kept[j + 1]] for d in dims},
+                                whole.failed[failed[j]:failed[j + 1]])
+            for j, c in enumerate(z["chunks"])}
+
+
+def read_shards(paths: Sequence[str | Path], params: dict, chunk_ids: Sequence[Sequence[str]],
+                dims: Sequence[int]) -> tuple[list[ChunkResult], float]:
+    """Read the ``n`` shard files of one run back as the chunk sequence of a single run.
+
+    Args:
+        paths: every shard file of the run, in any order.
+        params: the parameters of the merging call; each shard's must equal them except for
+            ``source`` (the same data may sit at another path on another machine).
+        chunk_ids: for each chunk of the run, the ids of its samples (from the source).
+        dims: homology dimensions to read.
+
+    Returns:
+        the results of chunks ``0 .. len(chunk_ids) - 1`` in order, and the shards' summed
+        computation seconds.
+
+    Raises:
+        ValueError: a file is missing or not a shard file, shards are missing or repeated, their
+            parameters differ, or their samples are not the source's.
+    """
+    if not paths:
+        raise ValueError("no shard files to merge")
+    chunks: dict[int, ChunkResult] = {}
+    seen: dict[int, Path] = {}
+    total = None
+    seconds = 0.0
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ValueError(f"shard file {path} does not exist")
+        with np.load(path) as z:
+            if "shard" not in z.files:
+                raise ValueError(f"{path} is not a shard file (written by summarize --shard I/N)")
+            i, n = (int(v) for v in z["shard"])
+            total = n if total is None else total
+            if n != total:
+                raise ValueError(f"the shard files split the run in different ways: {path} is "
+                                 f"shard {i}/{n}, {next(iter(seen.values()))} one of {total}")
+            recorded = json.loads(str(z["params"]))
+            diff = sorted(k for k in set(recorded) | set(params) if k != "source"
+                          and recorded.get(k) != params.get(k))
+            if diff:
+                raise ValueError(f"{path} (shard {i}/{n}) was computed with different "
+                                 f"parameters ({', '.join(diff)}) than this merge")
+            if i in seen:
+                raise ValueError(f"shard {i}/{n} given twice: {seen[i]} and {path}")
+            seen[i], seconds = path, seconds + float(z["seconds"])
+            chunks.update(_shard_chunks(z, dims))
+    missing = sorted(set(range(total)) - set(seen))
+    if missing:
+        raise ValueError(f"shards {missing} of {total} are missing: merge needs all {total} "
+                         "shard files")
+    for c, ids in enumerate(chunk_ids):
+        got = chunks.get(c)
+        if got is None or sorted(got.ids + [i for i, _ in got.failed]) != sorted(ids):
+            raise ValueError(f"chunk {c} of the shards does not hold the source's samples "
+                             f"{ids[0]} .. {ids[-1]}: the shards were computed from other data")
+    return [chunks[c] for c in range(len(chunk_ids))], seconds
 
 
 def load_diagrams(path: str | Path) -> tuple[list[str], dict[int, list[np.ndarray]]]:
