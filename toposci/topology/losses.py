@@ -31,7 +31,6 @@ from toposci.topology.rips import (
     _check_points,
     _flag_pairs,
     gather_from_points,
-    pairwise_distances,
     rips_diagrams,
 )
 from toposci.topology.vectorize import landscapes, persistence_images
@@ -260,8 +259,10 @@ class SignatureLoss(nn.Module):
         dims = [d for d, _ in dims_weights]
         pairs_of = _choose(self.filtration, {"rips": self._rips_pairs, "knn": self._knn_pairs},
                            "filtration")
-        pairs_x, pairs_z = pairs_of(x, dims), pairs_of(z, dims)
-        scale_x, scale_z = self._scale(x), self._scale(z)
+        with torch.no_grad():
+            dist_x, dist_z = _pairing_distances(x), _pairing_distances(z)  # (B, N, N) each
+        pairs_x, pairs_z = pairs_of(x, z, dist_x, dist_z, dims)
+        scale_x, scale_z = self._scale(dist_x).to(x.dtype), self._scale(dist_z).to(z.dtype)
         total = None
         for dim, weight in dims_weights:
             term = 0.5 * (self._mismatch(x, z, scale_x, scale_z, pairs_x[dim])
@@ -269,23 +270,29 @@ class SignatureLoss(nn.Module):
             total = weight * term if total is None else total + weight * term
         return total
 
-    def _rips_pairs(self, points: Tensor, dims: list[int]) -> dict[int, PersistencePairs]:
-        B, N, _ = points.shape
-        with torch.no_grad():
-            dist = pairwise_distances(points)  # (B, N, N)
-        valid = torch.ones(B, N, dtype=torch.bool, device=points.device)
-        return _flag_pairs(dist, valid, homology_dims=dims, max_edge_length=math.inf,
-                           backend=self.backend, n_threads=None)
+    def _rips_pairs(self, x: Tensor, _: Tensor, dist_x: Tensor, dist_z: Tensor,
+                    dims: list[int]) -> tuple[dict[int, PersistencePairs], ...]:
+        """Pairings of both spaces in one backend call, so their clouds run on parallel
+        threads (a training batch is one cloud per space)."""
+        B, N, _ = dist_x.shape
+        valid = torch.ones(2 * B, N, dtype=torch.bool, device=x.device)
+        both = _flag_pairs(torch.cat([dist_x, dist_z]), valid, homology_dims=dims,
+                           max_edge_length=math.inf, backend=self.backend, n_threads=None)
+        return ({d: _batch_slice(p, 0, B) for d, p in both.items()},
+                {d: _batch_slice(p, B, 2 * B) for d, p in both.items()})
 
-    def _knn_pairs(self, points: Tensor, dims: list[int]) -> dict[int, PersistencePairs]:
-        return knn_pairs(points.detach(), self.k, homology_dims=dims, backend=self.backend)
+    def _knn_pairs(self, x: Tensor, z: Tensor, _: Tensor, __: Tensor, dims: list[int]
+                   ) -> tuple[dict[int, PersistencePairs], ...]:
+        return tuple(knn_pairs(p.detach(), self.k, homology_dims=dims, backend=self.backend)
+                     for p in (x, z))
 
-    def _scale(self, points: Tensor) -> Tensor:
-        """``(B, 1)`` divisor of each cloud's distances (1 without normalisation)."""
+    def _scale(self, dist: Tensor) -> Tensor:
+        """``(B, 1)`` divisor of each cloud's distances ``(B, N, N)`` (1 without
+        normalisation)."""
+        B = dist.shape[0]
         if not self.normalize:
-            return points.new_ones(points.shape[0], 1)
-        with torch.no_grad():
-            largest = pairwise_distances(points).amax(dim=(1, 2))  # (B,)
+            return dist.new_ones(B, 1)
+        largest = dist.amax(dim=(1, 2))  # (B,)
         return torch.where(largest > 0, largest, torch.ones_like(largest)).unsqueeze(1)
 
     @staticmethod
@@ -436,6 +443,30 @@ class TopoRegularizer(nn.Module):
             "knn": lambda: knn_diagrams(points, self.k, homology_dims=dims, backend=self.backend),
         }
         return _choose(self.filtration, filtrations, "filtration")()
+
+
+def _batch_slice(pairs: PersistencePairs, lo: int, hi: int) -> PersistencePairs:
+    """Clouds ``lo:hi`` of a batch of pairs."""
+    return PersistencePairs(pairs.birth_edges[lo:hi], pairs.death_edges[lo:hi],
+                            pairs.mask[lo:hi], pairs.dim)
+
+
+def _pairing_distances(points: Tensor) -> Tensor:
+    """Float64 distance matrices ``(B, N, N)`` for the pairing only (no gradient).
+
+    Computed from the Gram matrix in float64, which is many times faster than the exact
+    difference-based distances of :func:`pairwise_distances` for wide points (a 189-wide
+    molecule view) and exact for integer-valued points (one-hot views, so their ties stay
+    ties); elsewhere it differs from them by rounding only. The loss values are always gathered
+    from exact distances.
+    """
+    x = points.detach().double()  # (B, N, D)
+    sq = x.square().sum(-1)  # (B, N)
+    d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * (x @ x.transpose(1, 2))  # (B, N, N)
+    d = d2.clamp_min_(0.0).sqrt_()
+    d = 0.5 * (d + d.transpose(1, 2))
+    d.diagonal(dim1=1, dim2=2).zero_()
+    return d
 
 
 def _as_cloud(batch: Tensor, name: str) -> Tensor:

@@ -123,7 +123,7 @@ def _dense_targets(qm9: QM9, max_atoms: int) -> tuple[Tensor, Tensor]:
     recipe = CacheRecipe(featurizer=f"{FEATURIZER_VERSION}/{_DENSE_VERSION}",
                          source_sha256=sha256_file(qm9.source),
                          params={"split": qm9.split, "max_atoms": max_atoms, "n": len(qm9)})
-    name = f"qm9_dense_{qm9.split}_{recipe.source_sha256[:16]}_{max_atoms}"
+    name = f"qm9_dense_{qm9.split}_{recipe.source_sha256[:16]}_{max_atoms}_{len(qm9)}"
     smiles = qm9.smiles if isinstance(qm9.smiles, list) else [qm9.smiles]
 
     def build() -> dict[str, Tensor]:
