@@ -16,8 +16,8 @@ import math
 from pathlib import Path
 
 import torch
+from _timing import interleaved_medians
 
-from benchmarks._timing import interleaved_medians
 from toposci.domains.base import get_domain, move_to
 from toposci.training.config import load_recipe
 from toposci.training.trainer import build_model
