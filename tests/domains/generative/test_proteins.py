@@ -185,3 +185,16 @@ def test_demo_recipe_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "s_report.json").is_file()
     assert 0.0 <= report.valid_fraction <= 1.0
     assert report.n == 20 and sum(report.reasons.values()) == 20
+
+
+def test_clash_term_by_hand() -> None:
+    from toposci.domains.generative.proteins import _clashes
+
+    straight = torch.zeros(1, 5, 3)
+    straight[0, :, 0] = torch.arange(5) * 3.8  # i, i+2 are 7.6 apart: no clash
+    assert float(_clashes(straight, 3.0)[0]) == 0.0
+    bent = straight.clone()
+    bent[0, 2] = torch.tensor([0.0, 2.0, 0.0])  # 2 A from residue 0 (|i - j| = 2)
+    d04 = float((bent[0, 4] - bent[0, 2]).norm())  # residue 4 stays far away
+    assert d04 > 3.0
+    assert float(_clashes(bent, 3.0)[0]) == pytest.approx((3.0 - 2.0) ** 2)

@@ -77,6 +77,10 @@ class ProteinData:
         limit: keep a seeded random subset of at most this many training fragments.
         scale: Å per network unit.
         bond_weight: weight of the consecutive-distance term of the loss.
+        clash_weight: weight of the clash term: squared shortfall below ``clash_distance`` of
+            every pair of CAs at least two residues apart, summed over pairs (real fragments
+            have no such pair, so the term only shapes generated ones).
+        clash_distance: Å, the validity check's minimum distance of non-bonded CAs.
         sigma: Å, the noise scale of the Gaussian reading of the loss.
     """
 
@@ -89,6 +93,8 @@ class ProteinData:
     limit: int | None = None
     scale: float = 10.0
     bond_weight: float = 1.0
+    clash_weight: float = 1.0
+    clash_distance: float = 3.0
     sigma: float = 1.0
 
 
@@ -254,8 +260,9 @@ class ProteinDomain(GenerativeDomain):
         for name in ("scale", "sigma"):
             if not getattr(opts, name) > 0:
                 raise ValueError(f"data.{name} must be > 0, got {getattr(opts, name)}")
-        if opts.bond_weight < 0:
-            raise ValueError(f"data.bond_weight must be >= 0, got {opts.bond_weight}")
+        if opts.bond_weight < 0 or opts.clash_weight < 0:
+            raise ValueError(f"data.bond_weight and data.clash_weight must be >= 0, got "
+                             f"{opts.bond_weight} and {opts.clash_weight}")
         if opts.limit is not None and opts.limit < 2:
             raise ValueError(f"data.limit must keep at least 2 fragments, got {opts.limit}")
         return opts
@@ -275,7 +282,8 @@ class ProteinDomain(GenerativeDomain):
 
     # ------------------------------------------------------------------ ModelIO
     def reconstruction_loss(self, output: Tensor, batch: Tensor) -> Tensor:
-        """``(B,)`` ``L / (4 sigma^2) * (chamfer + bond_weight * bond)``, distances in Å.
+        """``(B,)`` ``L / (4 sigma^2) * (chamfer + bond_weight * bond + clash_weight * clash)``,
+        distances in Å.
 
         Args:
             output: ``(B, L, 3)`` decoded points (scaled units), in chain order.
@@ -291,7 +299,8 @@ class ProteinDomain(GenerativeDomain):
         chamfer = chamfer_distance(output, batch)  # (B,)
         bond = (_steps(output) - _steps(batch)).square().mean(dim=1)  # (B,)
         factor = L * opts.scale**2 / (4.0 * opts.sigma**2)  # scaled units -> Å, Gaussian NLL
-        return factor * (chamfer + opts.bond_weight * bond)
+        clash = _clashes(output, opts.clash_distance / opts.scale)  # (B,)
+        return factor * (chamfer + opts.bond_weight * bond + opts.clash_weight * clash)
 
     def _check_points(self, x: Tensor, name: str) -> None:
         L = self.options.fragment_length
@@ -352,6 +361,14 @@ class ProteinDomain(GenerativeDomain):
         return {"ca_ca_mean": float(steps.mean()), "ca_ca_std": float(steps.std()),
                 "ca_ca_within_tolerance": float(within),
                 "radius_of_gyration_mean": float(gyration.mean())}
+
+
+def _clashes(x: Tensor, minimum: float) -> Tensor:
+    """``(B,)`` sum over pairs ``|i - j| >= 2`` of ``relu(minimum - d_ij)^2``, ``x (B, L, 3)``."""
+    L = x.shape[1]
+    i, j = torch.triu_indices(L, L, offset=2, device=x.device)  # (P,), (P,)
+    d = ((x[:, i] - x[:, j]).square().sum(dim=2) + 1e-12).sqrt()  # (B, P)
+    return torch.relu(minimum - d).square().sum(dim=1)
 
 
 def _steps(x: Tensor) -> Tensor:
