@@ -134,7 +134,8 @@ def test_qm9_sample_essential_h1_counts_the_rings(tmp_path, shipped) -> None:
         assert np.isinf(h1[:, 1]).sum() == rank - three_rings, smiles[mol_id]
 
 
-def test_two_worker_processes_give_the_same_diagrams(tmp_path) -> None:
+def test_two_worker_processes_give_the_same_diagrams(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(run_module, "POOL_MIN_SECONDS", 0.0)  # start the pool after one chunk
     summarize("mnist-sample", tmp_path / "one.npz", limit=30, chunk_size=10, progress=False)
     summarize("mnist-sample", tmp_path / "two.npz", limit=30, chunk_size=10, workers=2,
               progress=False)
@@ -151,3 +152,26 @@ def test_grid_range_includes_births_of_essential_bars() -> None:
     # only essential H1 bars born at 6 and 8 (ring closures in a lower-star filtration)
     assert finite_range([np.array([[6.0, np.inf]]), np.array([[8.0, np.inf]])]) == (6.0, 8.0)
     assert finite_range([np.zeros((0, 2))]) == (0.0, 1.0)
+
+
+def test_graph_views_batch_a_chunk_and_fail_only_bad_samples() -> None:
+    from toposci.summary.views import get_view
+
+    inf = np.inf
+    social = get_view("social", "degree").compute([
+        (np.array([[0, 1, 2], [1, 2, 0]]), 3),  # triangle: every degree 2, the loop is filled
+        (np.array([[0, 1], [1, 1]]), 2),  # a self-loop: this sample fails, the others do not
+        (np.array([[0, 1], [1, 2]]), 3),  # path: degrees 1, 2, 1
+    ], (0, 1))
+    np.testing.assert_array_equal(social[0][0], [[2, inf]])
+    assert social[0][1].shape == (0, 2)
+    assert isinstance(social[1], str) and "self-loop" in social[1]
+    # the two ends are born at 1; the middle node enters at 2 and merges them
+    np.testing.assert_array_equal(np.sort(social[2][0], axis=0), [[1, 2], [1, inf]])
+    molecules = get_view("molecules", "atomic-number").compute(["C1CC1", "C1CC", "CCO"], (0, 1))
+    # cyclopropane: carbons at 6, the 3-ring filled by its triangle; ethanol: the oxygen (8)
+    # joins at 8, zero persistence
+    for i in (0, 2):
+        np.testing.assert_array_equal(molecules[i][0], [[6, inf]])
+        assert molecules[i][1].shape == (0, 2)
+    assert isinstance(molecules[1], str) and "invalid SMILES" in molecules[1]

@@ -53,6 +53,11 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("npz", "parquet")
 
+# Worker processes start only when the chunks left would take longer than this in one process:
+# starting them (spawn, then importing torch and PyG) costs seconds each, and they halve the time
+# left at best on 2 cores.
+POOL_MIN_SECONDS = 8.0
+
 
 @dataclass(frozen=True)
 class SummaryReport:
@@ -153,7 +158,9 @@ def summarize(
         out: the per-sample diagrams file; its suffix is replaced by ``fmt``'s.
         filtration: the view of the domain (see :mod:`toposci.summary.views`); default first.
         homology_dims: dimensions to compute; default every dimension the view supports.
-        workers: processes computing chunks.
+        workers: processes computing chunks. The first chunk runs in this process, and the others
+            too while the time they are estimated to take stays under ``POOL_MIN_SECONDS``
+            (small data sets never pay for starting processes).
         limit: summarize only the first ``limit`` samples.
         seed: seeds the subsample of the data-set-level descriptor diagram.
         chunk_size: samples per chunk (the unit of resuming and of sharding).
@@ -242,12 +249,26 @@ def _compute(store: RunStore, src: Source, view_name: str, dims: tuple[int, ...]
     start = time.perf_counter()
     bar = tqdm(total=total, initial=total - sum(len(t[4]) for t in tasks), unit="sample",
                desc=f"summarize {src.name}", disable=not progress)
-    if workers == 1 or len(tasks) < 2:  # no process start-up for nothing to share
-        for task in tasks:
+    # Chunks run in this process until the work left is long enough to pay for starting the
+    # worker processes (each imports torch and PyG: seconds), estimated from the chunks done.
+    busy, done_samples = 0.0, 0
+    left = sum(len(t[4]) for t in tasks)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: tiny tensor ops lose time to thread hand-over
+    try:
+        while tasks and (workers == 1 or len(tasks) < 2 or done_samples == 0
+                         or busy / done_samples * left < POOL_MIN_SECONDS):
+            task = tasks.pop(0)
+            t0 = time.perf_counter()
             index, result = _run_chunk(task)
+            busy += time.perf_counter() - t0
+            done_samples += len(task[4])
+            left -= len(task[4])
             store.write(index, result)
             bar.update(len(task[4]))
-    else:
+    finally:
+        torch.set_num_threads(threads)
+    if tasks:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker) as pool:
             sizes = {t[0]: len(t[4]) for t in tasks}

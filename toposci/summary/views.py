@@ -56,6 +56,61 @@ def _arrays(dgms: dict, i: int) -> SampleDiagrams:
     return {d: dg[i].to_arrays()[0] for d, dg in dgms.items()}
 
 
+def _batched(parse: Callable[[Any], tuple[np.ndarray, int, np.ndarray]],
+             diagrams: Callable[[Any, torch.Tensor, tuple[int, ...]], dict]
+             ) -> ChunkFn:
+    """A chunk function computing the diagrams of all the chunk's graphs in one call.
+
+    ``parse(payload)`` returns ``(edge_index (2, E) int64, num_nodes, node_values (n,)
+    float64)`` or raises a ValueError (the sample's failure reason); ``diagrams(graphs,
+    node_values, dims)`` computes the diagrams of PyG graphs (a ``Batch`` or a list) from their
+    concatenated ``(N,)`` node values. When the
+    batch call rejects some graph, the graphs are computed one by one, so that only that sample
+    fails, with the reason.
+    """
+
+    def one(graph: Any, node_values: np.ndarray, dims: tuple[int, ...]) -> SampleDiagrams:
+        return _arrays(diagrams([graph], torch.as_tensor(node_values), dims), 0)
+
+    def run(payloads: Sequence[Any], dims: tuple[int, ...]) -> list[SampleDiagrams | str]:
+        from torch_geometric.data import Batch, Data
+
+        results: list[SampleDiagrams | str] = []
+        parsed, where = [], []
+        for p in payloads:
+            try:
+                parsed.append(parse(p))
+            except ValueError as err:
+                results.append(str(err))
+                continue
+            where.append(len(results))
+            results.append("")
+        if not parsed:
+            return results
+        sizes = np.array([n for _, n, _ in parsed], dtype=np.int64)  # (G,)
+        ptr = np.concatenate([[0], np.cumsum(sizes)])  # (G + 1,)
+        edge_index = np.concatenate([e + ptr[g] for g, (e, _, _) in enumerate(parsed)],
+                                    axis=1)  # (2, E)
+        batch = Batch(edge_index=torch.from_numpy(edge_index), ptr=torch.from_numpy(ptr),
+                      num_nodes=int(ptr[-1]))
+        x = torch.from_numpy(np.concatenate([v for _, _, v in parsed]))  # (N,)
+        try:
+            arrays = {d: dg.to_arrays() for d, dg in diagrams(batch, x, dims).items()}
+        except ValueError:
+            for i, (e, n, node_values) in zip(where, parsed, strict=True):
+                graph = Data(edge_index=torch.as_tensor(e, dtype=torch.long), num_nodes=n)
+                try:
+                    results[i] = one(graph, node_values, dims)
+                except ValueError as err:
+                    results[i] = str(err)
+            return results
+        for j, i in enumerate(where):
+            results[i] = {d: a[j] for d, a in arrays.items()}
+        return results
+
+    return run
+
+
 def _per_sample(fn: Callable[[Any, tuple[int, ...]], SampleDiagrams]) -> ChunkFn:
     """Run ``fn`` on each payload, turning a ValueError into that sample's failure reason."""
 
@@ -106,18 +161,20 @@ def _protein_rips(path: str, dims: tuple[int, ...]) -> SampleDiagrams:
 
 
 # ------------------------------------------------------------------------ social graphs
-def _graph(payload: tuple[np.ndarray, int]):
-    from torch_geometric.data import Data
+def _degree_graph(payload: tuple[np.ndarray, int]) -> tuple[np.ndarray, int, np.ndarray]:
+    """A social graph with its node degrees (distinct neighbours) as node values."""
+    edge_index, n = np.asarray(payload[0], dtype=np.int64), int(payload[1])  # (2, E), n
+    u, v = edge_index.min(axis=0), edge_index.max(axis=0)  # (E,), (E,)
+    keys = np.unique(u[u != v] * max(n, 1) + v[u != v])  # (U,) distinct undirected edges
+    ends = np.concatenate([keys // max(n, 1), keys % max(n, 1)])  # (2U,)
+    degree = np.bincount(ends, minlength=n).astype(np.float64)  # (n,)
+    return edge_index, n, degree
 
-    edge_index, num_nodes = payload
-    return Data(edge_index=torch.as_tensor(edge_index, dtype=torch.long), num_nodes=num_nodes)
 
-
-def _social_degree(payload: tuple[np.ndarray, int], dims: tuple[int, ...]) -> SampleDiagrams:
+def _lower_star_2(graphs: Any, values: torch.Tensor, dims: tuple[int, ...]) -> dict:
     from toposci.topology.graph import lower_star_diagrams
 
-    return _arrays(lower_star_diagrams(_graph(payload), "degree", homology_dims=dims,
-                                       max_dim=2), 0)
+    return lower_star_diagrams(graphs, values, homology_dims=dims, max_dim=2)
 
 
 def _social_shortest_path(payload: tuple[np.ndarray, int],
@@ -137,22 +194,20 @@ def _social_shortest_path(payload: tuple[np.ndarray, int],
 
 
 # ------------------------------------------------------------------------ molecules
-def _molecule_atomic_number(smiles: str, dims: tuple[int, ...]) -> SampleDiagrams:
+def _molecule_graph(smiles: str) -> tuple[np.ndarray, int, np.ndarray]:
+    """The heavy-atom graph of a SMILES (both bond directions) and its atomic numbers."""
     from rdkit import Chem
-    from torch_geometric.data import Data
-
-    from toposci.topology.graph import lower_star_diagrams
 
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"invalid SMILES {smiles!r}")
     if mol.GetNumAtoms() == 0:
         raise ValueError("empty molecule")
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
-    edge_index = torch.tensor(bonds + [(j, i) for i, j in bonds], dtype=torch.long).reshape(-1, 2)
-    z = torch.tensor([a.GetAtomicNum() for a in mol.GetAtoms()], dtype=torch.float64)
-    graph = Data(edge_index=edge_index.T.contiguous(), num_nodes=mol.GetNumAtoms())
-    return _arrays(lower_star_diagrams(graph, z, homology_dims=dims, max_dim=2), 0)
+    n = mol.GetNumAtoms()
+    edge_index = np.stack(np.nonzero(Chem.GetAdjacencyMatrix(mol)))  # (2, 2E) both directions
+    z = np.array([mol.GetAtomWithIdx(i).GetAtomicNum() for i in range(n)],
+                 dtype=np.float64)  # (n,)
+    return edge_index, n, z
 
 
 def _molecule_conformer_rips(smiles: str, dims: tuple[int, ...]) -> SampleDiagrams:
@@ -177,7 +232,7 @@ def _molecule_conformer_rips(smiles: str, dims: tuple[int, ...]) -> SampleDiagra
 VIEWS: dict[str, dict[str, View]] = {
     "molecules": {
         "atomic-number": View("molecules", "atomic-number", 1,
-                              _per_sample(_molecule_atomic_number),
+                              _batched(_molecule_graph, _lower_star_2),
                               "lower-star filtration of the molecular graph by atomic number"),
         "conformer-rips": View("molecules", "conformer-rips", 1,
                                _per_sample(_molecule_conformer_rips),
@@ -190,7 +245,7 @@ VIEWS: dict[str, dict[str, View]] = {
                      "Vietoris-Rips of the C-alpha cloud (Å)"),
     },
     "social": {
-        "degree": View("social", "degree", 1, _per_sample(_social_degree),
+        "degree": View("social", "degree", 1, _batched(_degree_graph, _lower_star_2),
                        "lower-star filtration of node degree on the clique complex"),
         "shortest-path": View("social", "shortest-path", 1, _per_sample(_social_shortest_path),
                               "Vietoris-Rips of the shortest-path metric"),

@@ -102,13 +102,18 @@ def alpha_diagrams(
     # Every simplex whose circumradius is needed, grouped by size so each group is one batched
     # solve; source = [0 (vertices), radii of group 2, group 3, group 4].
     by_size: dict[int, list[np.ndarray]] = {k: [] for k in range(2, D + 2)}
+    counts = dict.fromkeys(by_size, 0)
     where: list[np.ndarray] = []  # per cloud: (group size, position in group) of each simplex
     for b, pairing in enumerate(pairings):
-        loc = np.zeros((len(pairing.simplices), 2), dtype=np.int64)
-        for i, simplex in enumerate(pairing.simplices):
-            k = len(simplex)
-            loc[i] = (k, len(by_size[k]))
-            by_size[k].append(np.asarray(simplex) + b * N)
+        sizes = np.array([len(s) for s in pairing.simplices], dtype=np.int64)  # (S,)
+        loc = np.stack([sizes, np.zeros_like(sizes)], axis=1)  # (S, 2)
+        for k in by_size:
+            sel = np.flatnonzero(sizes == k)
+            if len(sel):
+                loc[sel, 1] = counts[k] + np.arange(len(sel))
+                counts[k] += len(sel)
+                group = np.array([pairing.simplices[i] for i in sel], dtype=np.int64)  # (s, k)
+                by_size[k].append(group + b * N)
         where.append(loc)
     flat = points.reshape(B * N, D)  # (B*N, D)
     chunks = [flat.new_zeros(1)]
@@ -116,7 +121,7 @@ def alpha_diagrams(
     for k, simplices in by_size.items():
         start[k] = sum(c.shape[0] for c in chunks)
         if simplices:
-            index = torch.from_numpy(np.stack(simplices)).to(flat.device)  # (S_k, k)
+            index = torch.from_numpy(np.concatenate(simplices)).to(flat.device)  # (S_k, k)
             r2 = _squared_circumradius(flat[index])  # (S_k,)
             chunks.append(r2 if squared else r2.sqrt())
     source = torch.cat(chunks)
@@ -160,6 +165,11 @@ def _alpha_pairing(cloud: np.ndarray, index: np.ndarray, dims: Sequence[int]) ->
     """
     tree = gudhi.AlphaComplex(points=cloud).create_simplex_tree()
     tree.compute_persistence()
+    pairs = [(b, d) for b, d in tree.persistence_pairs() if len(b) - 1 in dims]
+    # Most simplices are Gabriel (their value is their own circumradius): check them all in
+    # one batched solve per size and search the cofaces of the others only.
+    wanted = {tuple(s) for pair in pairs for s in pair if len(s) > 1}
+    own_ok = _own_radius_matches(tree, sorted(wanted, key=len), cloud)
     simplices: list[tuple[int, ...]] = []
     seen: dict[tuple[int, ...], int] = {}
     rows: dict[int, list[tuple[int, int]]] = {d: [] for d in dims}
@@ -167,27 +177,43 @@ def _alpha_pairing(cloud: np.ndarray, index: np.ndarray, dims: Sequence[int]) ->
     def key(simplex: list[int]) -> int:
         if len(simplex) == 1:
             return -3
-        attached = tuple(int(index[v]) for v in _value_simplex(tree, simplex, cloud))
+        value_simplex = simplex if own_ok[tuple(simplex)] else _value_simplex(tree, simplex,
+                                                                             cloud)
+        attached = tuple(int(index[v]) for v in value_simplex)
         if attached not in seen:
             seen[attached] = len(simplices)
             simplices.append(attached)
         return seen[attached]
 
-    for birth, death in tree.persistence_pairs():
-        d = len(birth) - 1
-        if d in rows:
-            rows[d].append((key(birth), key(death) if death else -1))
+    for birth, death in pairs:
+        rows[len(birth) - 1].append((key(birth), key(death) if death else -1))
     return _Pairing({d: np.array(r, dtype=np.int64).reshape(-1, 2) for d, r in rows.items()},
                     simplices)
+
+
+def _own_radius_matches(tree: gudhi.SimplexTree, simplices: list[tuple[int, ...]],
+                        cloud: np.ndarray) -> dict[tuple[int, ...], bool]:
+    """Whether each simplex's own squared circumradius is its filtration value (to 1e-9)."""
+    out: dict[tuple[int, ...], bool] = {}
+    start = 0
+    while start < len(simplices):
+        k = len(simplices[start])
+        stop = start
+        while stop < len(simplices) and len(simplices[stop]) == k:
+            stop += 1
+        group = simplices[start:stop]
+        value = np.array([tree.filtration(list(s)) for s in group])  # (S,)
+        own = _squared_circumradius_np(cloud[np.array(group)])  # (S,)
+        for s, ok in zip(group, np.abs(own - value) <= _OWN_RTOL * value, strict=True):
+            out[s] = bool(ok)
+        start = stop
+    return out
 
 
 def _value_simplex(tree: gudhi.SimplexTree, simplex: list[int],
                    cloud: np.ndarray) -> list[int]:
     """The simplex (``simplex`` or one of its cofaces) whose squared circumradius is its value."""
     value = tree.filtration(simplex)
-    own = _squared_circumradius_np(cloud[simplex])
-    if abs(own - value) <= _OWN_RTOL * value:
-        return simplex
     candidates = [simplex] + [c for c, v in tree.get_cofaces(simplex, 0) if v == value]
     errors = [abs(_squared_circumradius_np(cloud[c]) - value) for c in candidates]
     best = int(np.argmin(errors))
@@ -198,12 +224,14 @@ def _value_simplex(tree: gudhi.SimplexTree, simplex: list[int],
     return candidates[best]
 
 
-def _squared_circumradius_np(vertices: np.ndarray) -> float:
-    """Squared radius of the smallest sphere through ``(k+1, D)`` affinely independent points."""
-    edges = vertices[1:] - vertices[0]  # (k, D)
-    gram = edges @ edges.T  # (k, k)
-    rhs = 0.5 * np.diag(gram)
-    return float(rhs @ np.linalg.solve(gram, rhs))
+def _squared_circumradius_np(vertices: np.ndarray) -> np.ndarray:
+    """Squared radii of the smallest spheres through ``(..., k+1, D)`` affinely independent
+    points (numpy twin of :func:`_squared_circumradius`, for the pairing's checks only)."""
+    edges = vertices[..., 1:, :] - vertices[..., :1, :]  # (..., k, D)
+    gram = edges @ np.swapaxes(edges, -1, -2)  # (..., k, k)
+    rhs = 0.5 * np.diagonal(gram, axis1=-2, axis2=-1)  # (..., k)
+    lam = np.linalg.solve(gram, rhs[..., None])[..., 0]  # (..., k)
+    return (lam * rhs).sum(axis=-1)
 
 
 def _squared_circumradius(vertices: Tensor) -> Tensor:

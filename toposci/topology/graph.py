@@ -12,9 +12,12 @@ Edge and node orders, which is what a weight or value tensor is aligned with:
   list, the concatenation over graphs (a ``Batch`` stores them that way already).
 * networkx: ``G.edges()`` (each undirected edge once) and ``G.nodes()``.
 
-GUDHI's ``SimplexTree`` pairs the simplices of a detached copy; every birth and death is then
-gathered from the input tensor (an edge weight or a node value) by index, so the diagrams are
-differentiable with respect to it (almost everywhere: at ties GUDHI picks one simplex).
+The simplices of a detached copy are paired by the native kernel of
+:mod:`toposci.topology.native.flag` (H0, H1: GUDHI's pairs and simplices, a whole batch in one
+call) or by GUDHI's ``SimplexTree`` (H2 and up); every birth and death is then gathered from the
+input tensor (an edge weight or a node value) by index, so the diagrams are differentiable with
+respect to it (almost everywhere: at ties the simplex GUDHI would pick is used). Finite points are
+listed in GUDHI's order; essential classes (H0, H1) by the filtration order of their births.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from torch_geometric.data import Batch, Data
 from toposci._validation import check_finite
 from toposci.topology._common import check_homology_dims, diagrams_from_index
 from toposci.topology.diagrams import Diagrams
+from toposci.topology.native.flag import flag_pairs_native
 
 __all__ = ["clique_diagrams", "lower_star_diagrams"]
 
@@ -130,26 +134,18 @@ def clique_diagrams(
 
     # source = [0 (every vertex), weights of the input edges]
     source = torch.cat([weights.new_zeros(1), weights])
-    rows: dict[int, list[np.ndarray]] = {d: [] for d in dims}
-    for g in range(batch.num_graphs):
-        lo, hi = batch.ptr[g], batch.ptr[g + 1]
-        e_lo, e_hi = batch.edge_ptr[g], batch.edge_ptr[g + 1]
-        vertex_values = np.zeros(hi - lo)
-        pairs = _pairs(batch.edges[e_lo:e_hi] - lo, vertex_values, w_unique[e_lo:e_hi], max_dim)
 
-        def index(simplices: np.ndarray, lo: int = lo) -> np.ndarray:
-            """Source index of each simplex's value: its heaviest edge (0 for a vertex)."""
-            if simplices.shape[1] == 1:
-                return np.zeros(len(simplices), dtype=np.int64)
-            pairs_ = np.array(list(combinations(range(simplices.shape[1]), 2)))  # (C, 2)
-            u, v = simplices[:, pairs_[:, 0]] + lo, simplices[:, pairs_[:, 1]] + lo  # (m, C)
-            edge = batch.edge_rows(u, v)  # (m, C)
-            heaviest = edge[np.arange(len(edge)), np.argmax(w_unique[edge], axis=1)]  # (m,)
-            return 1 + batch.edge_pos[heaviest]
+    def index(simplices: np.ndarray) -> np.ndarray:
+        """Source index of each simplex's value: its heaviest edge (0 for a vertex)."""
+        if simplices.shape[1] == 1:
+            return np.zeros(len(simplices), dtype=np.int64)
+        pairs_ = np.array(list(combinations(range(simplices.shape[1]), 2)))  # (C, 2)
+        edge = batch.edge_rows(simplices[:, pairs_[:, 0]], simplices[:, pairs_[:, 1]])  # (m, C)
+        heaviest = edge[np.arange(len(edge)), np.argmax(w_unique[edge], axis=1)]  # (m,)
+        return 1 + batch.edge_pos[heaviest]
 
-        for d in dims:
-            rows[d].append(_rows(pairs.get(d, []), index))
-    return {d: diagrams_from_index(source, rows[d], d) for d in dims}
+    pairs = _pair_simplices(batch, np.zeros(batch.num_nodes), w_unique, max_dim, dims)
+    return {d: diagrams_from_index(source, _rows(*pairs[d], index), d) for d in dims}
 
 
 def lower_star_diagrams(
@@ -194,27 +190,61 @@ def lower_star_diagrams(
     values = _node_values(batch, node_values)
     source = -values if superlevel else values  # (N,)
     f = source.detach().to("cpu", torch.float64).numpy()  # (N,)
-    rows: dict[int, list[np.ndarray]] = {d: [] for d in dims}
-    for g in range(batch.num_graphs):
-        lo, hi = batch.ptr[g], batch.ptr[g + 1]
-        e_lo, e_hi = batch.edge_ptr[g], batch.edge_ptr[g + 1]
-        edges = batch.edges[e_lo:e_hi] - lo  # (U_g, 2)
-        edge_values = np.max(f[lo:hi][edges], axis=1) if len(edges) else np.zeros(0)
-        pairs = _pairs(edges, f[lo:hi], edge_values, max_dim)
+    edge_values = np.max(f[batch.edges], axis=1) if len(batch.edges) else np.zeros(0)  # (U,)
 
-        def index(simplices: np.ndarray, lo: int = lo, hi: int = hi) -> np.ndarray:
-            """Source index of each simplex's value: its highest vertex."""
-            top = np.argmax(f[lo:hi][simplices], axis=1)  # (m,)
-            return lo + simplices[np.arange(len(simplices)), top]
+    def index(simplices: np.ndarray) -> np.ndarray:
+        """Source index of each simplex's value: its highest vertex."""
+        top = np.argmax(f[simplices], axis=1)  # (m,)
+        return simplices[np.arange(len(simplices)), top]
 
-        for d in dims:
-            rows[d].append(_rows(pairs.get(d, []), index))
-    return {d: diagrams_from_index(source, rows[d], d, negate=superlevel) for d in dims}
+    pairs = _pair_simplices(batch, f, edge_values, max_dim, dims)
+    return {d: diagrams_from_index(source, _rows(*pairs[d], index), d, negate=superlevel)
+            for d in dims}
 
 
 # ---------------------------------------------------------------------- persistence
-def _pairs(edges: np.ndarray, vertex_values: np.ndarray, edge_values: np.ndarray,
-           max_dim: int) -> dict[int, list[tuple[list[int], list[int]]]]:
+_PairSimplices = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _pair_simplices(batch: _GraphBatch, vertex_values: np.ndarray, edge_values: np.ndarray,
+                    max_dim: int, dims: Sequence[int]) -> dict[int, _PairSimplices]:
+    """Birth and death simplices of every pair, per homology dimension.
+
+    H0 and H1 come from the native kernel (one call for the whole batch); H2 and up from one
+    GUDHI ``SimplexTree`` per graph. Both give GUDHI's pairs with GUDHI's simplices.
+
+    Args:
+        batch: the graphs; vertex_values: ``(N,)``; edge_values: ``(U,)``, each at least the
+            values of its two vertices; max_dim: expansion dimension (cliques get the largest
+            value of their edges); dims: the homology dimensions wanted.
+
+    Returns:
+        ``{d: (births (P, d + 1), deaths (P, d + 2), counts (G,))}``: global vertex ids in
+        decreasing order, pairs grouped by graph; a death row of ``-1``: an essential class.
+    """
+    if max(dims) <= 1:
+        pairs = flag_pairs_native(batch.ptr, batch.edges, batch.edge_ptr, vertex_values,
+                                  edge_values, max_dim=max_dim)
+        return {d: pairs[d] for d in dims}
+    found: dict[int, list[tuple[list[int], list[int]]]] = {d: [] for d in dims}
+    counts = {d: np.zeros(batch.num_graphs, dtype=np.int64) for d in dims}
+    for g in range(batch.num_graphs):
+        lo, hi = batch.ptr[g], batch.ptr[g + 1]
+        e_lo, e_hi = batch.edge_ptr[g], batch.edge_ptr[g + 1]
+        pairs_g = _gudhi_pairs(batch.edges[e_lo:e_hi] - lo, vertex_values[lo:hi],
+                               edge_values[e_lo:e_hi], max_dim)
+        for d in dims:
+            for birth, death in pairs_g.get(d, []):
+                death_ = [v + lo for v in death] or [-1] * (d + 2)  # [] -> essential
+                found[d].append(([v + lo for v in birth], death_))
+            counts[d][g] = len(pairs_g.get(d, []))
+    return {d: (np.array([b for b, _ in found[d]], dtype=np.int64).reshape(-1, d + 1),
+                np.array([x for _, x in found[d]], dtype=np.int64).reshape(-1, d + 2),
+                counts[d]) for d in dims}
+
+
+def _gudhi_pairs(edges: np.ndarray, vertex_values: np.ndarray, edge_values: np.ndarray,
+                 max_dim: int) -> dict[int, list[tuple[list[int], list[int]]]]:
     """GUDHI persistence pairs of one flag complex, grouped by homology dimension.
 
     Args:
@@ -235,17 +265,20 @@ def _pairs(edges: np.ndarray, vertex_values: np.ndarray, edge_values: np.ndarray
     return out
 
 
-def _rows(pairs: list[tuple[list[int], list[int]]],
-          index: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``(m, 2)`` source indices of (birth, death) simplices; ``-1`` for an infinite death."""
-    out = np.full((len(pairs), 2), -1, dtype=np.int64)
-    if not pairs:
-        return out
-    out[:, 0] = index(np.array([b for b, _ in pairs]))
-    finite = np.array([bool(d) for _, d in pairs])
-    if finite.any():
-        out[finite, 1] = index(np.array([d for _, d in pairs if d]))
-    return out
+def _rows(births: np.ndarray, deaths: np.ndarray, counts: np.ndarray,
+          index: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """Per graph, ``(m_g, 2)`` source indices of (birth, death); ``-1`` for an infinite death.
+
+    Shapes:
+        births: ``(P, k)``; deaths: ``(P, k + 1)``; counts: ``(G,)`` with sum ``P``.
+    """
+    out = np.full((len(births), 2), -1, dtype=np.int64)  # (P, 2)
+    if len(births):
+        out[:, 0] = index(births)
+        finite = deaths[:, 0] >= 0  # (P,)
+        if finite.any():
+            out[finite, 1] = index(deaths[finite])
+    return np.split(out, np.cumsum(counts)[:-1])
 
 
 # ---------------------------------------------------------------------- inputs

@@ -7,7 +7,9 @@ cached on disk (``cache=True``). Call :func:`warmup` to compile them ahead of th
 from __future__ import annotations
 
 from toposci.topology.native.cubical import cubical_pairs_native
+from toposci.topology.native.flag import flag_pairs_native
 from toposci.topology.native.rips import rips_pairs_native, rips_pairs_native_batch
 from toposci.topology.native.warmup import warmup
 
-__all__ = ["cubical_pairs_native", "rips_pairs_native", "rips_pairs_native_batch", "warmup"]
+__all__ = ["cubical_pairs_native", "flag_pairs_native", "rips_pairs_native",
+           "rips_pairs_native_batch", "warmup"]

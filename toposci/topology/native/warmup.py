@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from toposci.topology.native.cubical import cubical_pairs_native
+from toposci.topology.native.flag import flag_pairs_native
+from toposci.topology.native.mst import mst_pairs_native
 from toposci.topology.native.rips import rips_pairs_native, rips_pairs_native_batch
 
 __all__ = ["warmup"]
@@ -23,3 +25,6 @@ def warmup() -> None:
     rips_pairs_native(dist, 1, math.inf)
     rips_pairs_native_batch(dist[None], 1, math.inf)
     cubical_pairs_native(np.arange(12, dtype=np.float64).reshape(1, 3, 4))
+    flag_pairs_native(np.array([0, 3]), np.array([[0, 1], [0, 2], [1, 2]]), np.array([0, 3]),
+                      np.zeros(3), np.ones(3))
+    mst_pairs_native(dist[None], np.ones((1, 4), dtype=bool))
