@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf runs/demo/qm9-topovae
+	$(BIN)/toposci train recipes/qm9_demo.yaml --out runs/demo/qm9-topovae
+	$(BIN)/toposci sample runs/demo/qm9-topovae -n 1000 -o runs/demo/qm9_samples.smi
 	$(BIN)/toposci summarize qm9-sample --out runs/demo/qm9.npz --plot runs/demo/plots
-	$(BIN)/toposci summarize mnist-sample --limit 200 --out runs/demo/mnist.npz --plot runs/demo/plots
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
