@@ -15,9 +15,7 @@ Store a whole data set as a few concatenated tensors plus offsets (:func:`ptr_fr
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from toposci._files import torch_save_atomic
 from toposci.download import data_root
 
 __all__ = [
@@ -141,14 +140,7 @@ class ProcessedCache:
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         content = {"layout": _LAYOUT_VERSION, "recipe": recipe.to_dict(), "payload": dict(payload)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(content, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        torch_save_atomic(content, path)
 
     def load_or_build(
         self, recipe: CacheRecipe, build: Callable[[], Mapping[str, Any]]

@@ -20,7 +20,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import yaml
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from toposci._files import torch_save_atomic
 from toposci.domains.base import DomainData, GenerativeDomain, get_domain, move_to
 from toposci.models.topovae import LossTerms, TopoVAE
 from toposci.topology.losses import TopoRegularizer
@@ -148,17 +148,6 @@ def _fit_projection(projection: nn.Module, views: Callable[[Tensor], Tensor], n:
 
 
 # --------------------------------------------------------------------------- checkpoints
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rng_state() -> dict[str, Any]:
@@ -307,7 +296,7 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
         row = {"epoch": epoch + 1, **train_terms, **val_terms, "beta": beta,
                "seconds": time.perf_counter() - t0}
         history.append(row)
-        _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+        torch_save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
                       "epoch": epoch + 1, "history": history, "rng": _rng_state(),
                       "recipe": recipe.to_dict(), "view_features": view_features}, ckpt_path)
         _write_metrics(history, run_dir / METRICS_FILE)

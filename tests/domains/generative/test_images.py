@@ -19,9 +19,6 @@ from toposci.domains.generative.images import (
     ImageEncoder,
     image_grid,
 )
-from toposci.training.config import load_recipe
-from toposci.training.sampling import sample_run
-from toposci.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -150,14 +147,3 @@ def test_write_samples_round_trip(loaded, tmp_path: Path) -> None:
     assert saved["reason"].tolist() == ["ok", "ok", "empty"]
     png = imread(files[1])
     assert png.shape[:2] == (1 * 30 + 2, 3 * 30 + 2)  # one row of three 28-pixel tiles
-
-
-@pytest.mark.slow
-def test_demo_recipe_end_to_end(tmp_path: Path) -> None:
-    recipe = load_recipe(REPO / "recipes" / "mnist_demo.yaml",
-                         ["train.epochs=1", "train.max_steps_per_epoch=3"])
-    train(recipe, tmp_path, progress=False)
-    report = sample_run(tmp_path, 20, tmp_path / "s.npz", progress=False)
-    assert (tmp_path / "s_report.json").is_file()
-    assert 0.0 <= report.valid_fraction <= 1.0
-    assert report.n == 20 and sum(report.reasons.values()) == 20

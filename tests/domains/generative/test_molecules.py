@@ -116,16 +116,3 @@ def test_write_samples(tmp_path: Path, domain_and_data) -> None:
     assert [line.split("\t")[1] for line in lines] == [f"sample_{i}" for i in range(4)]
     assert files[1].read_text().splitlines()[0] == "sample,valid,reason,smiles"
     assert len(files[1].read_text().splitlines()) == 5
-
-
-def test_demo_recipe_trains_and_samples(tmp_path: Path) -> None:
-    from toposci.training.config import load_recipe
-    from toposci.training.sampling import sample_run
-    from toposci.training.trainer import train
-
-    recipe = load_recipe(REPO / "recipes" / "qm9_demo.yaml",
-                         ["train.epochs=1", "train.max_steps_per_epoch=3", "train.val_batches=1"])
-    train(recipe, tmp_path / "run", progress=False)
-    report = sample_run(tmp_path / "run", 40, tmp_path / "s.smi", progress=False)
-    assert 0.0 <= report.valid_fraction <= 1.0 and sum(report.reasons.values()) == 40
-    assert (tmp_path / "s_report.json").is_file()

@@ -17,9 +17,6 @@ from toposci.domains.generative.proteins import (
     ProteinEncoder,
     cut_fragments,
 )
-from toposci.training.config import load_recipe
-from toposci.training.sampling import sample_run
-from toposci.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -174,17 +171,6 @@ def test_write_samples_round_trip(loaded, tmp_path: Path) -> None:
     none_valid = domain.write_samples(domain.generate(torch.zeros(2, 32, 3)),
                                       tmp_path / "bad.npz")
     assert [f.name for f in none_valid] == ["bad.npz"]
-
-
-@pytest.mark.slow
-def test_demo_recipe_end_to_end(tmp_path: Path) -> None:
-    recipe = load_recipe(REPO / "recipes" / "proteins_demo.yaml",
-                         ["train.epochs=1", "train.max_steps_per_epoch=3"])
-    train(recipe, tmp_path, progress=False)
-    report = sample_run(tmp_path, 20, tmp_path / "s.npz", progress=False)
-    assert (tmp_path / "s_report.json").is_file()
-    assert 0.0 <= report.valid_fraction <= 1.0
-    assert report.n == 20 and sum(report.reasons.values()) == 20
 
 
 def test_clash_term_by_hand() -> None:

@@ -20,9 +20,6 @@ from toposci.domains.generative.social import (
     canonical_order,
 )
 from toposci.nn.graph_decoders import GraphLogits
-from toposci.training.config import load_recipe
-from toposci.training.sampling import sample_run
-from toposci.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[3]
 N = 20
@@ -204,14 +201,3 @@ def test_load_errors(tmp_path: Path) -> None:
         SocialDomain(SocialData(max_nodes=1)).load()
     with pytest.raises(ValueError, match="whole, ego"):
         SocialDomain(SocialData(mode="khop")).load()
-
-
-@pytest.mark.slow
-def test_demo_recipe_end_to_end(tmp_path: Path) -> None:
-    recipe = load_recipe(REPO / "recipes" / "social_demo.yaml",
-                         ["train.epochs=1", "train.max_steps_per_epoch=3"])
-    train(recipe, tmp_path, progress=False)
-    report = sample_run(tmp_path, 20, tmp_path / "s.npz", progress=False)
-    assert (tmp_path / "s_report.json").is_file()
-    assert 0.0 <= report.valid_fraction <= 1.0
-    assert report.n == 20 and sum(report.reasons.values()) == 20
