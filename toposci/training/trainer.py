@@ -142,7 +142,7 @@ def _fit_projection(projection: nn.Module, views: Callable[[Tensor], Tensor], n:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * x.shape[0]
+            total += float(loss.detach()) * x.shape[0]
         logger.info("projection autoencoder epoch %d: reconstruction %.4f", epoch + 1, total / n)
     projection.requires_grad_(False)
 
