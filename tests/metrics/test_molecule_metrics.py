@@ -138,6 +138,8 @@ def test_internal_diversity_subsample_is_a_seeded_subset() -> None:
 # ----------------------------------------------------------------- FCD (needs fcd_torch)
 
 
+# fcd_torch's own function, the reference here, passes SciPy's deprecated sqrtm(disp=...)
+@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("n", [40, 5])  # full-rank covariances, and rank 4 < D = 8
 def test_frechet_distance_agrees_with_fcd_torch(n: int) -> None:
     fcd_torch = pytest.importorskip("fcd_torch")
