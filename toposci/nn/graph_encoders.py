@@ -99,13 +99,15 @@ class GINEEncoder(nn.Module):
 
     Layer ``l`` computes ``h' = silu(MLP((1 + eps) h_i + sum_j relu(h_j + W e_ji)))`` with a
     two-layer MLP of width ``hidden`` and a Linear ``W`` mapping bond features to the layer's
-    input width (PyG's GINEConv, ``eps = 0``).
+    input width (PyG's GINEConv, ``eps = 0``). With ``edge_features=None`` the layers are
+    plain GIN, ``h' = silu(MLP((1 + eps) h_i + sum_j h_j))`` (PyG's GINConv; see
+    :class:`GINEncoder`), and ``batch.edge_attr``, if any, is ignored.
 
     Args:
         node_features: ``F``, width of ``batch.x``.
-        edge_features: ``Fe``, width of ``batch.edge_attr``.
+        edge_features: ``Fe``, width of ``batch.edge_attr``, or None for GIN layers.
         hidden: ``H``, width of every layer.
-        layers: number of GINE layers.
+        layers: number of layers.
         out_features: width of the output vector.
 
     Shapes:
@@ -114,19 +116,22 @@ class GINEEncoder(nn.Module):
         output ``(B, out_features)``.
     """
 
-    def __init__(self, node_features: int, edge_features: int, *, hidden: int = 128,
+    def __init__(self, node_features: int, edge_features: int | None, *, hidden: int = 128,
                  layers: int = 4, out_features: int = 128) -> None:
         super().__init__()
-        for value, name in ((node_features, "node_features"), (edge_features, "edge_features"),
-                            (hidden, "hidden"), (layers, "layers"),
-                            (out_features, "out_features")):
+        for value, name in ((node_features, "node_features"), (hidden, "hidden"),
+                            (layers, "layers"), (out_features, "out_features")):
             _check_size(value, name)
+        if edge_features is not None:
+            _check_size(edge_features, "edge_features")
         self.node_features = node_features
         self.edge_features = edge_features
         self.out_features = out_features
+        widths = (node_features, *([hidden] * (layers - 1)))
         self.convs = nn.ModuleList(
+            GINConv(MLP(width, (hidden,), hidden).layers) if edge_features is None else
             GINEConv(MLP(width, (hidden,), hidden).layers, edge_dim=edge_features)
-            for width in (node_features, *([hidden] * (layers - 1)))
+            for width in widths
         )
         self.activation = nn.SiLU()
         self.head = nn.Linear(2 * hidden * layers, out_features)
@@ -150,22 +155,15 @@ class GINEEncoder(nn.Module):
         states = []
         h = x  # (N, F)
         for conv in self.convs:
-            h = self.activation(conv(h, edge_index, edge_attr))  # (N, H)
+            out = conv(h, edge_index) if edge_attr is None else conv(h, edge_index, edge_attr)
+            h = self.activation(out)  # (N, H)
             states.append(h)
         return self.head(_readout(states, index, B))  # (B, out_features)
 
 
-class GINEncoder(nn.Module):
-    """GIN layers over nodes only, jumping-knowledge sum+mean readout (social graphs).
-
-    Layer ``l`` computes ``h' = silu(MLP((1 + eps) h_i + sum_j h_j))`` with a two-layer MLP of
-    width ``hidden`` (PyG's GINConv, ``eps = 0``). ``batch.edge_attr``, if any, is ignored.
-
-    Args:
-        node_features: ``F``, width of ``batch.x``.
-        hidden: ``H``, width of every layer.
-        layers: number of GIN layers.
-        out_features: width of the output vector.
+class GINEncoder(GINEEncoder):
+    """GIN layers over nodes only, jumping-knowledge sum+mean readout (social graphs):
+    :class:`GINEEncoder` without edge features.
 
     Shapes:
         input: a PyG ``Batch`` (or one ``Data``, ``B = 1``) with ``x (N, F)``,
@@ -174,37 +172,5 @@ class GINEncoder(nn.Module):
 
     def __init__(self, node_features: int, *, hidden: int = 128, layers: int = 4,
                  out_features: int = 128) -> None:
-        super().__init__()
-        for value, name in ((node_features, "node_features"), (hidden, "hidden"),
-                            (layers, "layers"), (out_features, "out_features")):
-            _check_size(value, name)
-        self.node_features = node_features
-        self.out_features = out_features
-        self.convs = nn.ModuleList(
-            GINConv(MLP(width, (hidden,), hidden).layers)
-            for width in (node_features, *([hidden] * (layers - 1)))
-        )
-        self.activation = nn.SiLU()
-        self.head = nn.Linear(2 * hidden * layers, out_features)
-
-    def forward(self, batch: Data) -> Tensor:
-        """Encode each graph of ``batch`` as one vector.
-
-        Args:
-            batch: PyG ``Batch`` of ``B`` graphs, or one ``Data`` (``B = 1``); graphs without
-                edges are fine.
-
-        Returns:
-            ``(B, out_features)``.
-
-        Raises:
-            ValueError: not a PyG graph, no nodes, wrong feature width, wrong dtypes or index
-                ranges, NaN / inf features.
-        """
-        x, edge_index, _, index, B = _graph_tensors(batch, self.node_features, None)
-        states = []
-        h = x  # (N, F)
-        for conv in self.convs:
-            h = self.activation(conv(h, edge_index))  # (N, H)
-            states.append(h)
-        return self.head(_readout(states, index, B))  # (B, out_features)
+        super().__init__(node_features, None, hidden=hidden, layers=layers,
+                         out_features=out_features)
