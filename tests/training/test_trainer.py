@@ -119,3 +119,14 @@ def test_kl_warmup_rises_linearly_per_step(tmp_path: Path) -> None:
 def test_time_budget_stops_between_epochs(tmp_path: Path) -> None:
     result = train(_recipe(epochs=50, time_budget_minutes=1e-6), tmp_path / "t", progress=False)
     assert len(result.history) == 1  # the first epoch always runs; the next would overrun
+
+
+def test_a_corrupt_checkpoint_is_named(tmp_path: Path) -> None:
+    train(_recipe(epochs=1), tmp_path / "run", progress=False)
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint\.pt is not a readable checkpoint"):
+        load_run(tmp_path / "run")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        train(_recipe(epochs=2), tmp_path / "run", resume=True, progress=False)
+    assert main(["sample", str(tmp_path / "run"), "-n", "3", "-o",
+                 str(tmp_path / "s.npz"), "-q"]) == 2

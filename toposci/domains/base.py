@@ -179,7 +179,7 @@ def get_domain(name: str) -> type[GenerativeDomain]:
 def move_to(batch: Any, device: torch.device | str) -> Any:
     """A batch on ``device``: tensors and objects with ``.to`` (PyG ``Batch``) are moved,
     tuples, lists and dicts recursively (named tuples keep their type)."""
-    if isinstance(batch, Tensor) or hasattr(batch, "to"):
+    if hasattr(batch, "to"):
         return batch.to(device)
     if isinstance(batch, dict):
         return {k: move_to(v, device) for k, v in batch.items()}

@@ -123,11 +123,11 @@ def build_model(recipe: Recipe, domain: GenerativeDomain, *,
 
 
 def _fit_projection(projection: nn.Module, views: Callable[[Tensor], Tensor], n: int,
-                    recipe: Recipe, device: torch.device, progress: bool) -> None:
+                    view_features: int, recipe: Recipe, device: torch.device,
+                    progress: bool) -> None:
     """Train ``projection`` as the encoder of an MLP autoencoder of the data views."""
     cfg = recipe.regularizer
-    probe = views(torch.arange(min(n, 2)))
-    decoder = _ViewProjection(cfg.projection_dim, probe.shape[1]).to(device)
+    decoder = _ViewProjection(cfg.projection_dim, view_features).to(device)
     params = [*projection.parameters(), *decoder.parameters()]
     opt = torch.optim.Adam(params, lr=recipe.train.lr)
     g = torch.Generator().manual_seed(recipe.train.seed + 7919)
@@ -175,6 +175,18 @@ def _write_metrics(history: list[dict[str, float]], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """A run's checkpoint, or a ValueError naming the file when it cannot be read."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated, not a torch file, ...
+        raise ValueError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err}); "
+                         "it may be truncated — retrain, or restore it from a copy") from err
+    if not isinstance(ckpt, dict) or not {"model", "epoch", "recipe"} <= set(ckpt):
+        raise ValueError(f"{path} is not a toposci training checkpoint")
+    return ckpt
+
+
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu"
              ) -> tuple[Recipe, GenerativeDomain, TopoVAE, dict[str, Any]]:
     """The recipe, domain and trained model of a run directory (its latest checkpoint).
@@ -189,7 +201,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu"
                                 "directory (made by `toposci train`)?")
     recipe = recipe_from_dict(yaml.safe_load((run_dir / CONFIG_FILE).read_text()),
                               where=str(run_dir / CONFIG_FILE))
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = _read_checkpoint(ckpt_path)
     domain = get_domain(recipe.domain)(recipe.data)
     model = build_model(recipe, domain, view_features=ckpt.get("view_features"))
     model.load_state_dict(ckpt["model"])
@@ -246,7 +258,7 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     dev = resolve_device(device or cfg.device)
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False) if resume else None
+    ckpt = _read_checkpoint(ckpt_path) if resume else None
     if ckpt is not None and _without_length(ckpt["recipe"]) != _without_length(recipe.to_dict()):
         raise ValueError(f"the recipe differs from the one {run_dir} was started with (only "
                          "train.epochs and train.time_budget_minutes may change on resume); "
@@ -279,7 +291,8 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
     else:
         reg = model.regularizer
         if reg is not None and reg.projection is not None:
-            _fit_projection(reg.projection, views, n_train, recipe, dev, progress)
+            _fit_projection(reg.projection, views, n_train, view_features, recipe, dev,
+                            progress)
 
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     started = time.perf_counter()
