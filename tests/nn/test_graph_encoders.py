@@ -145,3 +145,23 @@ def test_bad_constructor_arguments() -> None:
         GINEncoder(F, layers=0)
     with pytest.raises(ValueError, match="edge_features"):
         GINEEncoder(F, 0)
+
+
+def test_positions_tell_the_encoder_the_node_order() -> None:
+    torch.manual_seed(0)
+    x = torch.eye(3)[[0, 0, 1]]  # (3, 3): atoms A A B on a path 0-1-2
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    edge_attr = torch.ones(4, 2)
+    enc = GINEEncoder(3, 2, hidden=8, layers=2, out_features=4, positions=5).eval()
+    plain = GINEEncoder(3, 2, hidden=8, layers=2, out_features=4).eval()
+    perm = torch.tensor([2, 1, 0])  # the same graph with its nodes listed backwards
+    inverse = torch.argsort(perm)
+    graph = Data(x=x, edge_index=edge_index, edge_attr=edge_attr)
+    flipped = Data(x=x[perm], edge_index=inverse[edge_index], edge_attr=edge_attr)
+    assert torch.allclose(plain(graph), plain(flipped), atol=1e-6)
+    assert not torch.allclose(enc(graph), enc(flipped), atol=1e-3)
+    # in a batch the index restarts in every graph: rows equal the single-graph codes
+    both = Batch.from_data_list([graph, flipped])
+    assert torch.allclose(enc(both), torch.cat([enc(graph), enc(flipped)]), atol=1e-6)
+    with pytest.raises(ValueError, match="more than the encoder's positions=2"):
+        GINEEncoder(3, 2, positions=2)(graph)

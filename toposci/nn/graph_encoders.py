@@ -6,6 +6,12 @@ one vector per graph: the sum- and the mean-pooled node states of *every* layer,
 (jumping knowledge), then a Linear layer to ``out_features``. Sum and mean pooling make the
 output invariant to the order of the nodes; sum pooling keeps the graph size visible.
 
+With ``positions=P > 0`` each node also sees the one-hot of its index in its graph's node order.
+The output then depends on that order, which is what a VAE with a one-shot decoder in a
+*canonical* node order needs: when the order is canonical (molecules parsed from canonical
+SMILES), the encoder is told the slot each atom must be decoded into instead of having to learn
+the canonicalization, and it stays a function of the molecule alone.
+
 The layers are PyG's :class:`~torch_geometric.nn.GINEConv` / :class:`~torch_geometric.nn.GINConv`
 and pooling is PyG's ``global_add_pool`` / ``global_mean_pool``; without torch-scatter they run
 on torch's own scatter, which is all this module needs.
@@ -94,6 +100,21 @@ def _readout(states: list[Tensor], index: Tensor, B: int) -> Tensor:
     return torch.cat(pooled, dim=1)
 
 
+def _position_one_hot(index: Tensor, B: int, P: int) -> Tensor:
+    """``(N, P)`` one-hot of each node's index within its graph; nodes of a graph must be
+    contiguous in ``index`` (as PyG batches them)."""
+    if index.numel() > 1 and bool((index.diff() < 0).any()):
+        raise ValueError("positional features need each graph's nodes to be contiguous and "
+                         "graphs in order (as in a PyG Batch)")
+    counts = torch.bincount(index, minlength=B)  # (B,)
+    if int(counts.max()) > P:
+        raise ValueError(f"a graph has {int(counts.max())} nodes, more than the encoder's "
+                         f"positions={P}")
+    start = torch.cumsum(counts, 0) - counts  # (B,) first node of each graph
+    position = torch.arange(index.numel(), device=index.device) - start[index]  # (N,)
+    return nn.functional.one_hot(position, P)
+
+
 class GINEEncoder(nn.Module):
     """GINE layers over atoms and bonds, jumping-knowledge sum+mean readout (molecules).
 
@@ -109,6 +130,8 @@ class GINEEncoder(nn.Module):
         hidden: ``H``, width of every layer.
         layers: number of layers.
         out_features: width of the output vector.
+        positions: ``P``; when > 0, the one-hot of each node's index in its graph is appended
+            to its features (graphs must have at most ``P`` nodes).
 
     Shapes:
         input: a PyG ``Batch`` (or one ``Data``, ``B = 1``) with ``x (N, F)``,
@@ -117,17 +140,20 @@ class GINEEncoder(nn.Module):
     """
 
     def __init__(self, node_features: int, edge_features: int | None, *, hidden: int = 128,
-                 layers: int = 4, out_features: int = 128) -> None:
+                 layers: int = 4, out_features: int = 128, positions: int = 0) -> None:
         super().__init__()
         for value, name in ((node_features, "node_features"), (hidden, "hidden"),
                             (layers, "layers"), (out_features, "out_features")):
             _check_size(value, name)
         if edge_features is not None:
             _check_size(edge_features, "edge_features")
+        if positions < 0:
+            raise ValueError(f"positions must be >= 0, got {positions}")
         self.node_features = node_features
         self.edge_features = edge_features
         self.out_features = out_features
-        widths = (node_features, *([hidden] * (layers - 1)))
+        self.positions = positions
+        widths = (node_features + positions, *([hidden] * (layers - 1)))
         self.convs = nn.ModuleList(
             GINConv(MLP(width, (hidden,), hidden).layers) if edge_features is None else
             GINEConv(MLP(width, (hidden,), hidden).layers, edge_dim=edge_features)
@@ -148,10 +174,12 @@ class GINEEncoder(nn.Module):
 
         Raises:
             ValueError: not a PyG graph, no nodes, wrong feature widths, wrong dtypes or index
-                ranges, NaN / inf features.
+                ranges, NaN / inf features, a graph with more nodes than ``positions``.
         """
         x, edge_index, edge_attr, index, B = _graph_tensors(
             batch, self.node_features, self.edge_features)
+        if self.positions:
+            x = torch.cat([x, _position_one_hot(index, B, self.positions).to(x.dtype)], dim=1)
         states = []
         h = x  # (N, F)
         for conv in self.convs:

@@ -15,11 +15,9 @@ def qm9() -> QM9:
     return QM9(split="train")[:300]
 
 
-@pytest.mark.parametrize("build", ["from_dataset", "from_data_list"])
-def test_batches_equal_pyg_collation(qm9: QM9, build: str) -> None:
+def test_batches_equal_pyg_collation(qm9: QM9) -> None:
     extra = {"tag": torch.arange(len(qm9)) * 10}
-    table = (GraphTable.from_dataset(qm9, extra) if build == "from_dataset"
-             else GraphTable.from_data_list(list(qm9), extra))
+    table = GraphTable.from_data_list(list(qm9), extra)
     assert len(table) == 300
     idx = torch.tensor([250, 3, 17, 4])
     got = table.batch(idx)
@@ -30,12 +28,10 @@ def test_batches_equal_pyg_collation(qm9: QM9, build: str) -> None:
 
 
 def test_bad_indices(qm9: QM9) -> None:
-    table = GraphTable.from_dataset(qm9)
+    table = GraphTable.from_data_list(list(qm9))
     with pytest.raises(ValueError, match="zero graphs"):
         table.batch(torch.tensor([], dtype=torch.long))
     with pytest.raises(ValueError, match=r"\[0, 300\)"):
         table.batch(torch.tensor([300]))
-    with pytest.raises(ValueError, match="ascending"):
-        GraphTable.from_dataset(qm9[torch.tensor([5, 2, 9])])
     with pytest.raises(ValueError, match="rows"):
-        GraphTable.from_dataset(qm9, {"t": torch.zeros(3)})
+        GraphTable.from_data_list(list(qm9), {"t": torch.zeros(3)})

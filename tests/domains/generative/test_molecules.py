@@ -14,6 +14,7 @@ from toposci.domains.generative.molecules import (
     MoleculeData,
     MoleculeDomain,
     canonical_dense,
+    canonical_table,
 )
 from toposci.nn.graph_decoders import GraphLogits
 
@@ -54,6 +55,25 @@ def test_canonical_dense_errors() -> None:
         canonical_dense(["C1CC"], 9)
     with pytest.raises(ValueError, match="more than max_atoms=3"):
         canonical_dense(["CCCC"], 3)
+
+
+def test_canonical_table_graphs_are_in_target_slot_order() -> None:
+    from toposci.domains.molecules import NODE_FEATURES
+
+    # input atom orders differ from the canonical one (C=CC#N, N#CC=C -> C=CC#N; OCC(N)=O ->
+    # NC(=O)CO): the graphs follow the canonical SMILES, like the targets
+    smiles = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in ("N#CC=C", "OCC(N)=O")]
+    table = canonical_table(smiles, 9)
+    batch = table.batch(torch.arange(2))
+    atom_type = batch.x[:, :4].argmax(1)  # (sum N,) C N O F one-hot columns
+    assert NODE_FEATURES[:4] == ("is_C", "is_N", "is_O", "is_F")
+    for g in range(2):
+        lo, hi = int(batch.ptr[g]), int(batch.ptr[g + 1])
+        assert torch.equal(atom_type[lo:hi], batch.atom_target[g, :hi - lo].long())
+        src, dst = batch.edge_index[:, batch.batch[batch.edge_index[0]] == g] - lo
+        assert torch.equal(batch.bond_target[g, src, dst].long(),
+                           batch.edge_attr[batch.batch[batch.edge_index[0]] == g].argmax(1) + 1)
+    assert atom_type[:4].tolist() == [0, 0, 0, 1]  # C=CC#N
 
 
 def test_load_collate_and_views(domain_and_data) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, Data, InMemoryDataset
+from torch_geometric.data import Batch, Data
 
 from toposci.domains.cache import ptr_from_sizes, select_segments
 
@@ -21,7 +21,7 @@ __all__ = ["GraphTable"]
 class GraphTable:
     """``G`` graphs with node features, edges and per-graph tensors, batched by index.
 
-    Build it with :meth:`from_data_list` or :meth:`from_dataset`.
+    Build it with the constructor or :meth:`from_data_list`.
 
     Args:
         x: node features of all graphs, concatenated.
@@ -65,29 +65,6 @@ class GraphTable:
         edge_ptr = ptr_from_sizes(torch.bincount(edge_graph, minlength=len(graphs)))
         return cls(full.x, full.edge_index, getattr(full, "edge_attr", None), full.ptr,
                    edge_ptr, graph_tensors)
-
-    @classmethod
-    def from_dataset(cls, dataset: InMemoryDataset,
-                     graph_tensors: dict[str, Tensor] | None = None) -> GraphTable:
-        """A table of an ``InMemoryDataset`` (or a subset of one) without indexing it item by
-        item: its collated storage is cut directly."""
-        store, slices = dataset._data, dataset.slices  # PyG keeps a data set collated here
-        if slices is None:
-            raise ValueError("a GraphTable needs a data set of at least two graphs")
-        indices = torch.as_tensor(list(dataset.indices()), dtype=torch.long)
-        if indices.numel() > 1 and not bool((indices.diff() > 0).all()):
-            raise ValueError("from_dataset needs a subset in ascending index order (e.g. a "
-                             "slice), so that rows of graph_tensors line up with graphs")
-        keep = torch.zeros(slices["x"].numel() - 1, dtype=torch.bool)
-        keep[indices] = True
-        node_keep, node_ptr = select_segments(slices["x"], keep)
-        edge_keep, edge_ptr = select_segments(slices["edge_index"], keep)
-        # PyG stores each graph's edges with graph-local node ids
-        local = store.edge_index[:, edge_keep]  # (2, sum E)
-        offset = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())  # (sum E,)
-        edge_attr = store.edge_attr[edge_keep] if "edge_attr" in slices else None
-        return cls(store.x[node_keep], local + offset, edge_attr, node_ptr, edge_ptr,
-                   graph_tensors)
 
     def __len__(self) -> int:
         return self.node_ptr.numel() - 1

@@ -5,7 +5,9 @@
   target: atom classes ``(N,)`` (C, N, O, F or "no atom", :data:`~toposci.domains.molecules.
   ATOM_PAD`) and bond classes ``(N, N)`` (0 none, 1-3 single/double/triple, kekulized). Formal
   charges are not decoded: the few charged QM9 molecules cannot be reconstructed exactly.
-* **Encoder.** GINE over the sparse featurized graph (atom order does not matter to it).
+* **Encoder.** GINE over the featurized graph, stored in the same canonical order, each atom
+  also seeing the one-hot of its slot (``encoder.positions``): a GINE alone must learn RDKit's
+  canonicalization to tell the decoder which slot holds which atom, and learns slowly.
 * **Topology view.** One-hot atom classes and upper-triangle bond classes, ``(B, 5N +
   4N(N-1)/2)``; decoder outputs are seen as the same vector of probabilities.
 * **Samples.** ``correction="none"`` decodes the argmax (validity *without correction*);
@@ -27,7 +29,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from toposci.domains.base import DomainData, Generated, GenerativeDomain
-from toposci.domains.cache import CacheRecipe, ProcessedCache
+from toposci.domains.cache import CacheRecipe, ProcessedCache, ptr_from_sizes
 from toposci.domains.generative._graph_table import GraphTable
 from toposci.domains.molecule_sampling import raw_decode, valence_aware_decode
 from toposci.domains.molecules import (
@@ -45,13 +47,13 @@ from toposci.nn.graph_decoders import GraphLogits, OneShotGraphDecoder, graph_re
 from toposci.nn.graph_encoders import GINEEncoder
 
 __all__ = ["MoleculeData", "MoleculeDecoder", "MoleculeDomain", "MoleculeEncoder",
-           "canonical_dense"]
+           "canonical_dense", "canonical_table"]
 
 logger = logging.getLogger(__name__)
 
 NODE_CLASSES = len(ATOM_TYPES) + 1  # C, N, O, F, no atom (= ATOM_PAD)
 EDGE_CLASSES = len(BOND_TYPES) + 1  # none, single, double, triple
-_DENSE_VERSION = "molecules-dense-1"  # bump when canonical_dense changes
+_DENSE_VERSION = "molecules-canonical-1"  # bump when canonical_table changes
 
 
 @dataclass
@@ -73,9 +75,17 @@ class MoleculeData:
 
 @dataclass
 class MoleculeEncoder:
+    """The GINE encoder.
+
+    Attributes:
+        positions: give each atom the one-hot of its canonical index (its decoder slot); see
+            :class:`~toposci.nn.GINEEncoder`.
+    """
+
     hidden: int = 128
     layers: int = 4
     out_features: int = 128
+    positions: bool = True
 
 
 @dataclass
@@ -84,30 +94,41 @@ class MoleculeDecoder:
     dropout: float = 0.0
 
 
-def canonical_dense(smiles: Sequence[str], max_atoms: int) -> tuple[Tensor, Tensor]:
-    """Dense targets of molecules in canonical atom order.
+def canonical_table(smiles: Sequence[str], max_atoms: int) -> GraphTable:
+    """Molecules as graphs in canonical atom order, with their dense decoder targets.
+
+    Atom ``i`` of each graph is atom ``i`` of its canonical SMILES, which is also slot ``i``
+    of the dense targets, so the encoder's positional features name the decoder's slots.
 
     Args:
         smiles: canonical SMILES (as stored by :class:`~toposci.domains.qm9.QM9`).
         max_atoms: ``N``.
 
     Returns:
-        ``atom (G, N)`` int8 classes (:data:`ATOM_PAD` = no atom) and ``bond (G, N, N)`` int8
-        bond orders.
+        A :class:`GraphTable` of the featurized graphs (:func:`~toposci.domains.molecules.
+        featurize`) with graph tensors ``atom_target (G, N)`` (:data:`ATOM_PAD` = no atom) and
+        ``bond_target (G, N, N)`` (bond orders, 0 = none), both int8.
 
     Raises:
-        ValueError: a SMILES that does not parse or has more than ``max_atoms`` heavy atoms.
+        ValueError: a SMILES that does not parse, cannot be featurized or has more than
+            ``max_atoms`` heavy atoms.
     """
     from rdkit import Chem
 
     G = len(smiles)
+    if G == 0:
+        raise ValueError("no molecules given")
     atom = torch.full((G, max_atoms), ATOM_PAD, dtype=torch.int8)
     bond = torch.zeros(G, max_atoms, max_atoms, dtype=torch.int8)
+    xs, edges, edge_attrs, n_nodes, n_edges = [], [], [], [], []
     for g, text in enumerate(smiles):
         mol = Chem.MolFromSmiles(text)
         if mol is None:
             raise ValueError(f"molecule {g}: SMILES {text!r} does not parse")
-        data = featurize(mol)
+        try:
+            data = featurize(mol)
+        except ValueError as err:
+            raise ValueError(f"molecule {g} ({text}): {err}") from err
         n = data.atom_type.numel()
         if n > max_atoms:
             raise ValueError(f"molecule {g} ({text}) has {n} heavy atoms, more than "
@@ -115,24 +136,45 @@ def canonical_dense(smiles: Sequence[str], max_atoms: int) -> tuple[Tensor, Tens
         atom[g, :n] = data.atom_type.to(torch.int8)
         src, dst = data.edge_index
         bond[g, src, dst] = (data.bond_type + 1).to(torch.int8)
-    return atom, bond
+        xs.append(data.x)
+        edges.append(data.edge_index)
+        edge_attrs.append(data.edge_attr)
+        n_nodes.append(n)
+        n_edges.append(data.edge_index.shape[1])
+    node_ptr = ptr_from_sizes(torch.tensor(n_nodes))
+    edge_ptr = ptr_from_sizes(torch.tensor(n_edges))
+    offset = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())  # (sum E,) global ids
+    return GraphTable(torch.cat(xs), torch.cat(edges, dim=1) + offset, torch.cat(edge_attrs),
+                      node_ptr, edge_ptr, {"atom_target": atom, "bond_target": bond})
 
 
-def _dense_targets(qm9: QM9, max_atoms: int) -> tuple[Tensor, Tensor]:
-    """:func:`canonical_dense` of a QM9 split, cached beside the featurized set."""
+def canonical_dense(smiles: Sequence[str], max_atoms: int) -> tuple[Tensor, Tensor]:
+    """The dense targets of :func:`canonical_table`: ``atom (G, N)`` and ``bond (G, N, N)``,
+    int8."""
+    table = canonical_table(smiles, max_atoms)
+    return table.graph_tensors["atom_target"], table.graph_tensors["bond_target"]
+
+
+_TABLE_FIELDS = ("x", "edge_index", "edge_attr", "node_ptr", "edge_ptr")
+
+
+def _training_table(qm9: QM9, max_atoms: int) -> GraphTable:
+    """:func:`canonical_table` of a QM9 split (targets as long), cached beside the featurized
+    set."""
     recipe = CacheRecipe(featurizer=f"{FEATURIZER_VERSION}/{_DENSE_VERSION}",
                          source_sha256=sha256_file(qm9.source),
                          params={"split": qm9.split, "max_atoms": max_atoms, "n": len(qm9)})
-    name = f"qm9_dense_{qm9.split}_{recipe.source_sha256[:16]}_{max_atoms}_{len(qm9)}"
+    name = f"qm9_canonical_{qm9.split}_{recipe.source_sha256[:16]}_{max_atoms}_{len(qm9)}"
     smiles = qm9.smiles if isinstance(qm9.smiles, list) else [qm9.smiles]
 
     def build() -> dict[str, Tensor]:
-        logger.info("building canonical dense targets of %d molecules", len(smiles))
-        atom, bond = canonical_dense(smiles, max_atoms)
-        return {"atom": atom, "bond": bond}
+        logger.info("building canonical-order graphs of %d molecules", len(smiles))
+        table = canonical_table(smiles, max_atoms)
+        return {**{f: getattr(table, f) for f in _TABLE_FIELDS}, **table.graph_tensors}
 
     payload = ProcessedCache(name).load_or_build(recipe, build)
-    return payload["atom"], payload["bond"]
+    targets = {k: payload[k].long() for k in ("atom_target", "bond_target")}
+    return GraphTable(*(payload[f] for f in _TABLE_FIELDS), targets)
 
 
 class MoleculeDomain(GenerativeDomain):
@@ -157,9 +199,7 @@ class MoleculeDomain(GenerativeDomain):
                 if limit < 2:
                     raise ValueError(f"limits must keep at least 2 molecules, got {limit}")
                 qm9 = qm9[:limit]
-            atom, bond = _dense_targets(qm9, opts.max_atoms)
-            parts[split] = (qm9, GraphTable.from_dataset(qm9, {"atom_target": atom.long(),
-                                                       "bond_target": bond.long()}))
+            parts[split] = (qm9, _training_table(qm9, opts.max_atoms))
         train, test = parts["train"], parts["test"]
         return DomainData(train=train[1], val=test[1], info={
             "source": str(train[0].source), "n_train": len(train[1]), "n_val": len(test[1]),
@@ -175,7 +215,8 @@ class MoleculeDomain(GenerativeDomain):
     # ------------------------------------------------------------------ networks
     def make_encoder(self, options: MoleculeEncoder) -> nn.Module:
         return GINEEncoder(len(NODE_FEATURES), len(BOND_TYPES), hidden=options.hidden,
-                           layers=options.layers, out_features=options.out_features)
+                           layers=options.layers, out_features=options.out_features,
+                           positions=self.options.max_atoms if options.positions else 0)
 
     def make_decoder(self, options: MoleculeDecoder, latent_dim: int) -> nn.Module:
         return OneShotGraphDecoder(latent_dim, self.options.max_atoms, NODE_CLASSES,
