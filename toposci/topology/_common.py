@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from torch import Tensor
 
 from toposci.topology.diagrams import Diagrams
+from toposci.topology.native._threads import shared_pool
 
 __all__ = ["check_homology_dims", "diagrams_from_index", "thread_map"]
 
@@ -47,9 +47,8 @@ def thread_map(fn: Callable[[_Item], _Result], items: list[_Item],
     # One contiguous chunk per thread: far less hand-over than one task per item.
     bounds = np.linspace(0, len(items), workers + 1).astype(int)
     chunks = [items[lo:hi] for lo, hi in itertools.pairwise(bounds)]
-    with ThreadPoolExecutor(workers) as pool:
-        done = pool.map(lambda chunk: [fn(x) for x in chunk], chunks)
-        return [result for chunk in done for result in chunk]
+    done = shared_pool(workers).map(lambda chunk: [fn(x) for x in chunk], chunks)
+    return [result for chunk in done for result in chunk]
 
 
 def diagrams_from_index(source: Tensor, rows: Sequence[np.ndarray], dim: int, *,

@@ -30,7 +30,6 @@ from toposci.topology.rips import (
     _check_dims,
     _check_points,
     _flag_pairs,
-    gather_from_points,
     rips_diagrams,
 )
 from toposci.topology.vectorize import landscapes, persistence_images
@@ -263,12 +262,9 @@ class SignatureLoss(nn.Module):
             dist_x, dist_z = _pairing_distances(x), _pairing_distances(z)  # (B, N, N) each
         pairs_x, pairs_z = pairs_of(x, z, dist_x, dist_z, dims)
         scale_x, scale_z = self._scale(dist_x).to(x.dtype), self._scale(dist_z).to(z.dtype)
-        total = None
-        for dim, weight in dims_weights:
-            term = 0.5 * (self._mismatch(x, z, scale_x, scale_z, pairs_x[dim])
-                          + self._mismatch(z, x, scale_z, scale_x, pairs_z[dim]))
-            total = weight * term if total is None else total + weight * term
-        return total
+        edges, weights = _weighted_edges(pairs_x, pairs_z, dims_weights)  # (B, E, 2), (B, E)
+        mismatch = _edge_lengths(x, edges) / scale_x - _edge_lengths(z, edges) / scale_z
+        return (weights.to(x.dtype) * mismatch.square()).sum(dim=1).mean()
 
     def _rips_pairs(self, x: Tensor, _: Tensor, dist_x: Tensor, dist_z: Tensor,
                     dims: list[int]) -> tuple[dict[int, PersistencePairs], ...]:
@@ -295,16 +291,35 @@ class SignatureLoss(nn.Module):
         largest = dist.amax(dim=(1, 2))  # (B,)
         return torch.where(largest > 0, largest, torch.ones_like(largest)).unsqueeze(1)
 
-    @staticmethod
-    def _mismatch(own: Tensor, other: Tensor, own_scale: Tensor, other_scale: Tensor,
-                  pairs: PersistencePairs) -> Tensor:
-        """Mean over clouds of ``sum (A_own[pi] - A_other[pi])^2`` on the pairing edges."""
-        mine = gather_from_points(own, pairs).values / own_scale.unsqueeze(-1)  # (B, M, 2)
-        theirs = gather_from_points(other, pairs).values / other_scale.unsqueeze(-1)
-        edges = torch.stack([pairs.birth_edges[..., 0], pairs.death_edges[..., 0]], dim=-1)
-        used = pairs.mask.unsqueeze(-1) & (edges >= 0)  # (B, M, 2) real and finite
-        diff = (mine - theirs).masked_fill(~used, 0.0)
-        return diff.square().sum(dim=(1, 2)).mean()
+
+def _weighted_edges(pairs_x: dict[int, PersistencePairs], pairs_z: dict[int, PersistencePairs],
+                    dims_weights: list[tuple[int, float]]) -> tuple[Tensor, Tensor]:
+    """Every birth and death edge of both pairings, each with its weight in the loss.
+
+    An edge of dimension ``d`` weighs ``w_d / 2`` (the ½ of each of the two terms); padding
+    rows and infinite deaths weigh 0.
+
+    Returns:
+        ``edges (B, E, 2)`` vertex indices (``-1`` where the weight is 0) and ``weights (B, E)``.
+    """
+    edges, weights = [], []
+    for dim, weight in dims_weights:
+        for pairs in (pairs_x[dim], pairs_z[dim]):
+            for part in (pairs.birth_edges, pairs.death_edges):
+                edges.append(part)
+                weights.append((pairs.mask & (part[..., 0] >= 0)) * (0.5 * weight))
+    return torch.cat(edges, dim=1), torch.cat(weights, dim=1)
+
+
+def _edge_lengths(points: Tensor, edges: Tensor) -> Tensor:
+    """Differentiable lengths ``(B, E)`` of edges ``(B, E, 2)`` of clouds ``(B, N, D)``; an
+    index ``-1`` reads vertex 0 (give such edges weight 0). Coincident ends get a zero
+    gradient, not NaN."""
+    B, E, _ = edges.shape
+    D = points.shape[2]
+    ends = edges.clamp_min(0).reshape(B, 2 * E, 1).expand(-1, -1, D)  # (B, 2E, D)
+    xy = points.gather(1, ends).reshape(B, E, 2, D)
+    return torch.linalg.vector_norm(xy[:, :, 0] - xy[:, :, 1], dim=-1)  # (B, E)
 
 
 class TopoRegularizer(nn.Module):

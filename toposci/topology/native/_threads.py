@@ -3,20 +3,47 @@
 Measured on 2 cores (64 clouds of 128-512 points), a Python thread pool over ``nogil`` kernels
 is as fast as a ``parallel=True`` / ``prange`` kernel, and it saves the parallel kernel's extra
 compilation (about 10 s in a fresh environment) and any dependence on numba's threading layer.
+
+The pools live as long as the process: a training step calls the kernels a few times, and
+starting fresh threads for every call cost more than the kernels themselves on small batches
+(about 8 ms a step in TopoVAE on QM9).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["check_n_threads", "run_chunks"]
+__all__ = ["check_n_threads", "run_chunks", "shared_pool"]
 
 # Chunks per thread: a few, so that a slow chunk does not leave the other threads idle.
 _CHUNKS_PER_THREAD = 4
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_pid = os.getpid()
+_pools_lock = threading.Lock()
+
+
+def shared_pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of ``workers`` threads, started on first use.
+
+    A child made by ``fork`` inherits the pool objects but not their threads, so pools are
+    per process id.
+    """
+    global _pools_pid
+    with _pools_lock:
+        if os.getpid() != _pools_pid:
+            _pools.clear()
+            _pools_pid = os.getpid()
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(workers,
+                                                        thread_name_prefix="toposci")
+        return pool
 
 
 def check_n_threads(n_threads: int | None) -> None:
@@ -41,5 +68,5 @@ def run_chunks(fn: Callable[[int, int], None], size: int, n_threads: int | None)
         return
     chunks = min(size, workers * _CHUNKS_PER_THREAD)
     bounds = np.linspace(0, size, chunks + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(fn, bounds[:-1], bounds[1:]))  # list(): re-raise a worker's exception
+    # list(): wait for every chunk and re-raise a worker's exception
+    list(shared_pool(workers).map(fn, bounds[:-1], bounds[1:]))
