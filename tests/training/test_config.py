@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toposci.domains.generative.molecules import MoleculeData, MoleculeEncoder
+from toposci.domains.generative.molecules import MoleculeData, MoleculeEncoderOptions
 from toposci.training.config import apply_overrides, load_recipe, recipe_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_every_shipped_recipe_reads(path: Path) -> None:
 def test_molecule_recipe_types() -> None:
     recipe = load_recipe(REPO / "recipes" / "qm9_demo.yaml")
     assert isinstance(recipe.data, MoleculeData) and isinstance(recipe.model.encoder,
-                                                                MoleculeEncoder)
+                                                                MoleculeEncoderOptions)
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

@@ -38,22 +38,24 @@ from toposci.domains.molecules import (
     BOND_TYPES,
     FEATURIZER_VERSION,
     NODE_FEATURES,
+    _edge_features,
+    _graph_arrays,
+    _node_features,
     decode_dense,
-    featurize,
 )
 from toposci.domains.qm9 import QM9
 from toposci.download import sha256_file
 from toposci.nn.graph_decoders import GraphLogits, OneShotGraphDecoder, graph_reconstruction_loss
 from toposci.nn.graph_encoders import GINEEncoder
 
-__all__ = ["MoleculeData", "MoleculeDecoder", "MoleculeDomain", "MoleculeEncoder",
-           "canonical_dense", "canonical_table"]
+__all__ = ["CANONICAL_VERSION", "MoleculeData", "MoleculeDecoderOptions", "MoleculeDomain",
+           "MoleculeEncoderOptions", "canonical_dense", "canonical_table"]
 
 logger = logging.getLogger(__name__)
 
 NODE_CLASSES = len(ATOM_TYPES) + 1  # C, N, O, F, no atom (= ATOM_PAD)
 EDGE_CLASSES = len(BOND_TYPES) + 1  # none, single, double, triple
-_DENSE_VERSION = "molecules-canonical-1"  # bump when canonical_table changes
+CANONICAL_VERSION = "molecules-canonical-1"  # bump when canonical_table changes
 
 
 @dataclass
@@ -74,7 +76,7 @@ class MoleculeData:
 
 
 @dataclass
-class MoleculeEncoder:
+class MoleculeEncoderOptions:
     """The GINE encoder.
 
     Attributes:
@@ -89,7 +91,7 @@ class MoleculeEncoder:
 
 
 @dataclass
-class MoleculeDecoder:
+class MoleculeDecoderOptions:
     hidden: tuple[int, ...] = (256, 512)
     dropout: float = 0.0
 
@@ -105,8 +107,8 @@ def canonical_table(smiles: Sequence[str], max_atoms: int) -> GraphTable:
         max_atoms: ``N``.
 
     Returns:
-        A :class:`GraphTable` of the featurized graphs (:func:`~toposci.domains.molecules.
-        featurize`) with graph tensors ``atom_target (G, N)`` (:data:`ATOM_PAD` = no atom) and
+        A :class:`GraphTable` of the graphs as :func:`~toposci.domains.molecules.featurize`
+        makes them with graph tensors ``atom_target (G, N)`` (:data:`ATOM_PAD` = no atom) and
         ``bond_target (G, N, N)`` (bond orders, 0 = none), both int8.
 
     Raises:
@@ -120,32 +122,34 @@ def canonical_table(smiles: Sequence[str], max_atoms: int) -> GraphTable:
         raise ValueError("no molecules given")
     atom = torch.full((G, max_atoms), ATOM_PAD, dtype=torch.int8)
     bond = torch.zeros(G, max_atoms, max_atoms, dtype=torch.int8)
-    xs, edges, edge_attrs, n_nodes, n_edges = [], [], [], [], []
+    columns: list[list[int]] = [[] for _ in range(6)]  # atom, charge, Hs, src, dst, bond
+    n_nodes, n_edges = [], []
     for g, text in enumerate(smiles):
         mol = Chem.MolFromSmiles(text)
         if mol is None:
             raise ValueError(f"molecule {g}: SMILES {text!r} does not parse")
         try:
-            data = featurize(mol)
+            arrays = _graph_arrays(mol)
         except ValueError as err:
             raise ValueError(f"molecule {g} ({text}): {err}") from err
-        n = data.atom_type.numel()
+        n = len(arrays[0])
         if n > max_atoms:
             raise ValueError(f"molecule {g} ({text}) has {n} heavy atoms, more than "
                              f"max_atoms={max_atoms}")
-        atom[g, :n] = data.atom_type.to(torch.int8)
-        src, dst = data.edge_index
-        bond[g, src, dst] = (data.bond_type + 1).to(torch.int8)
-        xs.append(data.x)
-        edges.append(data.edge_index)
-        edge_attrs.append(data.edge_attr)
+        atom[g, :n] = torch.tensor(arrays[0], dtype=torch.int8)
+        bond[g, arrays[3], arrays[4]] = torch.tensor(arrays[5], dtype=torch.int8) + 1
+        for column, values in zip(columns, arrays, strict=True):
+            column.extend(values)
         n_nodes.append(n)
-        n_edges.append(data.edge_index.shape[1])
+        n_edges.append(len(arrays[5]))
+    atom_type, charge, num_hs, src, dst, bond_code = map(torch.tensor, columns)
     node_ptr = ptr_from_sizes(torch.tensor(n_nodes))
     edge_ptr = ptr_from_sizes(torch.tensor(n_edges))
     offset = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())  # (sum E,) global ids
-    return GraphTable(torch.cat(xs), torch.cat(edges, dim=1) + offset, torch.cat(edge_attrs),
-                      node_ptr, edge_ptr, {"atom_target": atom, "bond_target": bond})
+    edge_index = torch.stack([src, dst]).long().view(2, -1) + offset  # (2, sum E)
+    return GraphTable(_node_features(atom_type, charge, num_hs), edge_index,
+                      _edge_features(bond_code), node_ptr, edge_ptr,
+                      {"atom_target": atom, "bond_target": bond})
 
 
 def canonical_dense(smiles: Sequence[str], max_atoms: int) -> tuple[Tensor, Tensor]:
@@ -161,7 +165,7 @@ _TABLE_FIELDS = ("x", "edge_index", "edge_attr", "node_ptr", "edge_ptr")
 def _training_table(qm9: QM9, max_atoms: int) -> GraphTable:
     """:func:`canonical_table` of a QM9 split (targets as long), cached beside the featurized
     set."""
-    recipe = CacheRecipe(featurizer=f"{FEATURIZER_VERSION}/{_DENSE_VERSION}",
+    recipe = CacheRecipe(featurizer=f"{FEATURIZER_VERSION}/{CANONICAL_VERSION}",
                          source_sha256=sha256_file(qm9.source),
                          params={"split": qm9.split, "max_atoms": max_atoms, "n": len(qm9)})
     name = f"qm9_canonical_{qm9.split}_{recipe.source_sha256[:16]}_{max_atoms}_{len(qm9)}"
@@ -182,8 +186,8 @@ class MoleculeDomain(GenerativeDomain):
 
     name = "molecules"
     DataOptions = MoleculeData
-    EncoderOptions = MoleculeEncoder
-    DecoderOptions = MoleculeDecoder
+    EncoderOptions = MoleculeEncoderOptions
+    DecoderOptions = MoleculeDecoderOptions
     corrections = ("none", "valence")
     sample_suffix = ".smi"
 
@@ -213,12 +217,12 @@ class MoleculeDomain(GenerativeDomain):
         return batch.num_graphs
 
     # ------------------------------------------------------------------ networks
-    def make_encoder(self, options: MoleculeEncoder) -> nn.Module:
+    def make_encoder(self, options: MoleculeEncoderOptions) -> nn.Module:
         return GINEEncoder(len(NODE_FEATURES), len(BOND_TYPES), hidden=options.hidden,
                            layers=options.layers, out_features=options.out_features,
                            positions=self.options.max_atoms if options.positions else 0)
 
-    def make_decoder(self, options: MoleculeDecoder, latent_dim: int) -> nn.Module:
+    def make_decoder(self, options: MoleculeDecoderOptions, latent_dim: int) -> nn.Module:
         return OneShotGraphDecoder(latent_dim, self.options.max_atoms, NODE_CLASSES,
                                    EDGE_CLASSES, hidden=options.hidden, dropout=options.dropout)
 
