@@ -29,6 +29,7 @@ PUBLIC = [
     "toposci.domains.fingerprints",
     "toposci.download",
     "toposci.summary",
+    "toposci.encoders",
     "toposci.nn",
     "toposci.models",
     "toposci.training",

@@ -9,8 +9,22 @@ Sub-packages:
 * :mod:`toposci.models` — TopoVAE.
 * :mod:`toposci.training` — recipes, the training loop, sampling.
 * :mod:`toposci.metrics` — quality and topology fidelity of generated samples.
+* :mod:`toposci.encoders` — :class:`MoleculeEncoder` and :class:`TopoMolEmbedder`: latent
+  vectors of molecules for chemistry workflows and scikit-learn.
+
+``import toposci`` stays light: the encoders (and torch, RDKit) load on first use.
 """
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["MoleculeEncoder", "TopoMolEmbedder", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("MoleculeEncoder", "TopoMolEmbedder"):
+        from toposci import encoders
+
+        return getattr(encoders, name)
+    raise AttributeError(f"module 'toposci' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: ``toposci summarize | train | sample``.
+"""Command line: ``toposci summarize | train | sample | encode | export-encoder``.
 
 Run ``toposci <command> --help`` for the options.
 """
@@ -165,9 +165,90 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode", help="embed the molecules of a file with a trained encoder",
+        description="Embed every molecule of a .csv/.smi/.sdf file (optionally .gz) as the "
+                    "posterior mean of a trained molecule encoder. Records that cannot be "
+                    "encoded (invalid SMILES, elements or sizes the encoder was not trained on, "
+                    "several fragments) are listed with their reasons in <out stem>"
+                    "_failures.csv.",
+    )
+    p.add_argument("source", help="molecule file: .csv (a smiles column), .smi, .sdf")
+    p.add_argument("--out", "-o", required=True,
+                   help="embeddings file: .npy (row ids in <stem>_ids.txt beside it), .csv or "
+                        ".parquet (columns id, smiles, topomol0 ...)")
+    p.add_argument("--model", "-m", default="qm9",
+                   help="a shipped encoder name (qm9, the default), an encoder file made by "
+                        "`toposci export-encoder`, or a training run directory")
+    p.add_argument("--errors", choices=("skip", "nan", "raise"), default="skip",
+                   help="a record that cannot be encoded: no row (skip, the default), a row of "
+                        "NaN (nan), or stop with an error (raise)")
+    p.add_argument("--batch-size", type=int, default=256, help="molecules per forward pass")
+    p.add_argument("--smiles-column", default="smiles", help="CSV column of the SMILES")
+    p.add_argument("--id-column", help="CSV column of the ids (default: the line number)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _run_encode(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from toposci.encoders.encode_file import encode_file
+
+    report = encode_file(args.source, args.out, model=args.model, errors=args.errors,
+                         batch_size=args.batch_size, smiles_column=args.smiles_column,
+                         id_column=args.id_column, device=args.device,
+                         progress=not args.quiet)
+    print(f"encoded {report.n_encoded} of {report.n_records} molecules in "
+          f"{report.seconds:.1f} s: {report.rows} rows of {report.dim} numbers")
+    reasons = Counter(f.reason for f in report.failures)
+    for reason, n in reasons.most_common(5):
+        print(f"  not encoded ({n}): {reason}")
+    if len(reasons) > 5:
+        print(f"  ... and {len(reasons) - 5} other reasons")
+    for path in report.outputs:
+        print(f"  wrote {path}")
+    return 0
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export-encoder", help="write the compact encoder file of a molecule training run",
+        description="Write a training run's encoder and posterior-mean head, its featurization "
+                    "options and model-card metadata (training data, config, last epoch's "
+                    "losses, sampling report) into one checked file for "
+                    "MoleculeEncoder.load / `toposci encode --model`, and its model card.",
+    )
+    p.add_argument("run_dir", help="a directory made by `toposci train` (molecule domain)")
+    p.add_argument("--out", "-o", required=True, help="encoder file, e.g. encoder.pt")
+    p.add_argument("--name", help="the encoder's name (default: the recipe's name)")
+    p.add_argument("--sample-report", help="a `toposci sample` JSON report for the card "
+                                           "(default: the newest *_report.json in RUN_DIR)")
+    p.add_argument("--card", help="model card file (default: the --out file with suffix .md)")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toposci.encoders.molecule_encoder import MoleculeEncoder
+
+    out = Path(args.out)
+    card = Path(args.card) if args.card else out.with_suffix(".md")
+    encoder = MoleculeEncoder.from_run(args.run_dir, name=args.name,
+                                       sample_report=args.sample_report)
+    encoder.save(out, card=card)
+    print(f"exported {encoder!r}: {out.stat().st_size / 1024:.0f} KiB")
+    for path in (out, card):
+        print(f"  wrote {path}")
+    return 0
+
+
 _COMMANDS = {"summarize": (_summarize_parser, _run_summarize),
              "train": (_train_parser, _run_train),
-             "sample": (_sample_parser, _run_sample)}
+             "sample": (_sample_parser, _run_sample),
+             "encode": (_encode_parser, _run_encode),
+             "export-encoder": (_export_parser, _run_export)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
