@@ -22,7 +22,8 @@ from toposci.metrics import (
     internal_diversity,
     molecule_generation_report,
 )
-from toposci.metrics.molecules import _frechet_distance
+from toposci.metrics.images import gaussian_frechet_distance
+from toposci.metrics.molecules import fragment_similarity, scaffold_similarity
 
 
 def canonical(smiles: str) -> str:
@@ -83,7 +84,8 @@ def test_nothing_valid_gives_nan_and_json_null() -> None:
     out = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert out == {"n_generated": 3, "validity": 0.0, "validity_valence_aware": None,
                    "uniqueness": None, "novelty": None, "internal_diversity": None,
-                   "fcd": None, "reasons": {"valence": 3}}
+                   "fcd": None, "reasons": {"valence": 3}, "scaffold_similarity": None,
+                   "fragment_similarity": None}
 
 
 def test_report_input_errors() -> None:
@@ -96,10 +98,10 @@ def test_report_input_errors() -> None:
         molecule_generation_report([ok("C")], training_smiles=["OCC"])  # canonical is CCO
     with pytest.raises(ValueError, match="canonical"):
         molecule_generation_report([ok("C")], training_smiles=["C1CC"])  # not a molecule
-    with pytest.raises(ValueError, match="fcd=True and reference_smiles"):
+    with pytest.raises(ValueError, match="fcd=True needs reference_smiles"):
         molecule_generation_report([ok("C")], training_smiles=set(), fcd=True)
-    with pytest.raises(ValueError, match="fcd=True and reference_smiles"):
-        molecule_generation_report([ok("C")], training_smiles=set(), reference_smiles=["C", "CC"])
+    with pytest.raises(ValueError, match="reference_smiles is empty"):
+        molecule_generation_report([ok("C")], training_smiles=set(), reference_smiles=[])
 
 
 def test_fcd_without_fcd_torch_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,6 +137,64 @@ def test_internal_diversity_subsample_is_a_seeded_subset() -> None:
         internal_diversity(smiles, max_molecules=0)
 
 
+# ----------------------------------------------------------------- MOSES Scaf and Frag
+# Bemis-Murcko scaffolds by hand: naphthalene and 2-methylnaphthalene -> naphthalene (2 rings),
+# decalin -> decalin, biphenyl -> biphenyl (2 rings), benzene / toluene -> benzene (1 ring),
+# acyclic molecules -> no scaffold.
+NAPHTHALENE, DECALIN, BIPHENYL = "c1ccc2ccccc2c1", "C1CCC2CCCCC2C1", "c1ccc(-c2ccccc2)cc1"
+
+
+def test_scaffold_similarity_by_hand() -> None:
+    gen = [NAPHTHALENE, "Cc1ccc2ccccc2c1", "c1ccccc1"]
+    ref = [NAPHTHALENE, DECALIN, BIPHENYL, "CCO"]
+    # min_rings=2 (MOSES): gen counts {naphthalene: 2}, ref {naphthalene: 1, decalin: 1,
+    # biphenyl: 1} -> cos = 2 / (2 * sqrt(3))
+    assert scaffold_similarity(gen, ref) == pytest.approx(1 / math.sqrt(3))
+    # min_rings=1 adds benzene to gen: {naphthalene: 2, benzene: 1} -> 2 / (sqrt(5) sqrt(3))
+    assert scaffold_similarity(gen, ref, min_rings=1) == pytest.approx(2 / math.sqrt(15))
+    assert scaffold_similarity([NAPHTHALENE], ["Cc1ccc2ccccc2c1"]) == pytest.approx(1.0)
+    assert scaffold_similarity([NAPHTHALENE], [DECALIN]) == 0.0
+    assert math.isnan(scaffold_similarity(["CCO", "c1ccccc1"], ref))  # nothing with 2 rings
+    with pytest.raises(ValueError, match="min_rings"):
+        scaffold_similarity(gen, ref, min_rings=0)
+
+
+def test_fragment_similarity_by_hand() -> None:
+    # BRICS cuts the aryl ether of anisole into [16*]c1ccccc1 + [3*]OC, the ring-ring bond of
+    # biphenyl into two [16*]c1ccccc1, and the ether of ethyl methyl ether into [3*]OC +
+    # [4*]CC; ethane has no BRICS bond and stays whole.
+    gen = ["COc1ccccc1", "CC"]  # {[16*]Ph: 1, [3*]OC: 1, CC: 1}
+    ref = [BIPHENYL, "CCOC"]  # {[16*]Ph: 2, [3*]OC: 1, [4*]CC: 1}
+    assert fragment_similarity(gen, ref) == pytest.approx(3 / (math.sqrt(3) * math.sqrt(6)))
+    mols = [Chem.MolFromSmiles(s) for s in gen]
+    assert fragment_similarity(mols, ref) == pytest.approx(1 / math.sqrt(2))
+    assert fragment_similarity(["CC", "CC"], ["CC"]) == pytest.approx(1.0)  # scale-free
+    assert fragment_similarity(["CC"], ["CCO"]) == 0.0
+    with pytest.raises(ValueError, match="at least one"):
+        fragment_similarity([], ref)
+    with pytest.raises(ValueError, match="molecule 1 is not a valid SMILES"):
+        fragment_similarity(["CC", "C1CC"], ref)
+
+
+def test_report_with_a_reference_set() -> None:
+    decoded = [ok(NAPHTHALENE), ok(NAPHTHALENE), ok("COc1ccccc1"), failed("valence")]
+    ref = [NAPHTHALENE, DECALIN, BIPHENYL, "CCOC"]
+    report = molecule_generation_report(decoded, training_smiles=set(), reference_smiles=ref)
+    # Scaf over the valid samples with repeats: {naphthalene: 2} vs {naph, decalin, biphenyl}
+    assert report.scaffold_similarity == pytest.approx(1 / math.sqrt(3))
+    # Frag: {naphthalene: 2, [16*]Ph: 1, [3*]OC: 1} vs {naphthalene: 1, decalin: 1,
+    # [16*]Ph: 2, [3*]OC: 1, [4*]CC: 1} -> (2 + 2 + 1) / (sqrt(6) sqrt(8))
+    assert report.fragment_similarity == pytest.approx(5 / (math.sqrt(6) * math.sqrt(8)))
+    report = molecule_generation_report(decoded, training_smiles=set(), reference_smiles=ref,
+                                        scaffold_min_rings=1)
+    # the anisole sample adds benzene: {naphthalene: 2, benzene: 1} -> 2 / (sqrt(5) sqrt(3))
+    assert report.scaffold_similarity == pytest.approx(2 / math.sqrt(15))
+    nothing = molecule_generation_report([failed("empty")], training_smiles=set(),
+                                         reference_smiles=ref)
+    assert math.isnan(nothing.scaffold_similarity) and math.isnan(nothing.fragment_similarity)
+    assert nothing.to_dict()["scaffold_similarity"] is None
+
+
 # ----------------------------------------------------------------- FCD (needs fcd_torch)
 
 
@@ -148,9 +208,9 @@ def test_frechet_distance_agrees_with_fcd_torch(n: int) -> None:
     b = rng.standard_normal((n, 8)) + 0.5
     stats = [(x.mean(axis=0), np.cov(x, rowvar=False)) for x in (a, b)]
     expected = fcd_torch.calculate_frechet_distance(*stats[0], *stats[1])
-    assert _frechet_distance(*stats[0], *stats[1]) == pytest.approx(expected, rel=1e-6)
+    assert gaussian_frechet_distance(*stats[0], *stats[1]) == pytest.approx(expected, rel=1e-6)
     # sqrt of the rounding noise on zero eigenvalues: ~1e-7 when the covariance is singular
-    assert _frechet_distance(*stats[0], *stats[0]) == pytest.approx(0.0, abs=1e-6)
+    assert gaussian_frechet_distance(*stats[0], *stats[0]) == pytest.approx(0.0, abs=1e-6)
 
 
 def shipped_smiles(shipped: Path, split: str) -> list[str]:

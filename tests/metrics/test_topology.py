@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from toposci.domains.fingerprints import tanimoto_distances
-from toposci.metrics.topology import diagram_distances, set_diagrams, smiles_diagram_distances
+from toposci.metrics.topology import (
+    diagram_distances,
+    path_topology,
+    set_diagrams,
+    smiles_diagram_distances,
+)
 
 
 def _square(side: float) -> torch.Tensor:
@@ -61,3 +66,50 @@ def test_errors() -> None:
         smiles_diagram_distances(["C", "CC"], ["CCC", "CCCC", "CO"])
     with pytest.raises(ValueError, match=r"\(N, N\)"):
         set_diagrams(torch.zeros(3, 2))
+
+
+# ----------------------------------------------------------------- along interpolation paths
+
+
+def _landscape_norm(diagram: np.ndarray) -> float:
+    """L2 norm of GUDHI's own landscape vector of one diagram (5 levels, 100 samples, the
+    range fitted on the diagram)."""
+    from gudhi.representations import Landscape
+
+    vec = Landscape(num_landscapes=5, resolution=100)
+    return float(np.linalg.norm(vec.fit_transform([diagram])))
+
+
+def test_path_topology_of_paths_through_the_centre_of_a_square() -> None:
+    corners = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    # four paths from each corner to the opposite one: all meet in the centre at t = 1/2
+    t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64).view(1, -1, 1)  # (1, T, 1)
+    paths = (1 - t) * corners.unsqueeze(1) + t * corners[[2, 3, 0, 1]].unsqueeze(1)  # (4, 3, 2)
+    out = path_topology(corners, paths)
+    assert set(out) == {f"{k}_H{d}" for k in ("bottleneck", "wasserstein", "landscape")
+                        for d in (0, 1)}
+    for values in out.values():
+        assert values.shape == (3,)
+        assert values[0] == pytest.approx(0.0, abs=1e-12)  # the square itself
+        assert values[2] == pytest.approx(0.0, abs=1e-12)  # the square, corners permuted
+    # centre: 4 coincident points, H0 bars (0, 0), no H1. The square: H0 3 x (0, 1), H1 (1, √2)
+    loop = (np.sqrt(2) - 1) / 2  # the H1 bar's L-inf distance to the diagonal
+    assert out["bottleneck_H1"][1] == pytest.approx(loop, abs=1e-9)
+    assert out["wasserstein_H1"][1] == pytest.approx(loop, abs=1e-9)
+    assert out["bottleneck_H0"][1] == pytest.approx(0.5, abs=1e-9)
+    assert out["wasserstein_H0"][1] == pytest.approx(1.5, abs=1e-9)
+    square_h0, square_h1 = np.array([[0.0, 1.0]] * 3), np.array([[1.0, np.sqrt(2)]])
+    # the centre's landscapes are 0, and its diagrams add nothing to the fitted grid
+    assert out["landscape_H0"][1] == pytest.approx(_landscape_norm(square_h0), rel=1e-6)
+    assert out["landscape_H1"][1] == pytest.approx(_landscape_norm(square_h1), rel=1e-6)
+    assert gudhi.bottleneck_distance(square_h1, np.zeros((0, 2))) == pytest.approx(loop)
+
+
+def test_path_topology_errors() -> None:
+    ref = torch.rand(5, 3)
+    with pytest.raises(ValueError, match="features"):
+        path_topology(ref, torch.rand(5, 4, 2))
+    with pytest.raises(ValueError, match=r"\(B, T, F\)"):
+        path_topology(ref, torch.rand(5, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        path_topology(ref, torch.full((5, 2, 3), float("nan")))
