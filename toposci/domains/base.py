@@ -141,6 +141,17 @@ class GenerativeDomain(ABC):
     def output_view(self, output: Any) -> Tensor:
         """``(B, F)`` a decoder output in the same space, differentiable."""
 
+    # ------------------------------------------------------------------ diffusion
+    def to_tensor(self, batch: Any) -> Tensor:
+        """``(B, ...)`` the batch as the tensor a diffusion model noises."""
+        raise ValueError(f"the {self.name} domain has no tensor form for diffusion; use "
+                         "model.kind: latent_diffusion (diffusion over a trained TopoVAE's "
+                         "codes)")
+
+    def from_tensor(self, x: Tensor) -> Any:
+        """Diffusion samples ``x (B, ...)`` as decoder output (what :meth:`generate` takes)."""
+        raise ValueError(f"the {self.name} domain has no tensor form for diffusion")
+
     # ------------------------------------------------------------------ samples
     @abstractmethod
     def generate(self, output: Any, *, correction: str = "none") -> Generated:

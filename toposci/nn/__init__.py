@@ -11,8 +11,16 @@ the domain's output.
 * Point clouds (proteins): :class:`PointNetEncoder`, :class:`DGCNNEncoder`, :func:`knn_indices`;
   :class:`PointSetDecoder`, :func:`chamfer_distance`.
 * Images: :class:`CNNEncoder`, :class:`DeconvDecoder`.
+* Diffusion denoisers ``(x_t, t) -> ε̂``: :class:`MLPDenoiser` (vectors), :class:`UNetDenoiser`
+  (images), :class:`SinusoidalTimeEmbedding`, :func:`make_denoiser`.
 """
 
+from toposci.nn.denoisers import (
+    MLPDenoiser,
+    SinusoidalTimeEmbedding,
+    UNetDenoiser,
+    make_denoiser,
+)
 from toposci.nn.graph_decoders import (
     DIAGONAL_LOGIT,
     GraphLogits,
@@ -36,12 +44,16 @@ __all__ = [
     "GINEEncoder",
     "GINEncoder",
     "GraphLogits",
+    "MLPDenoiser",
     "OneShotGraphDecoder",
     "PointNetEncoder",
     "PointSetDecoder",
+    "SinusoidalTimeEmbedding",
+    "UNetDenoiser",
     "chamfer_distance",
     "graph_reconstruction_loss",
     "knn_indices",
     "make_activation",
+    "make_denoiser",
     "symmetric_edge_probabilities",
 ]

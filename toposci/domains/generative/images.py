@@ -167,6 +167,16 @@ class ImageDomain(GenerativeDomain):
     def output_view(self, output: Tensor) -> Tensor:
         return torch.sigmoid(output).flatten(1)  # (B, 1, 28, 28) -> (B, 784)
 
+    def to_tensor(self, batch: Tensor) -> Tensor:
+        """``(B, 1, 28, 28)`` pixels scaled from [0, 1] to [-1, 1] (Ho et al., NeurIPS 2020)."""
+        _check_images(batch, "batch")
+        return 2.0 * batch - 1.0
+
+    def from_tensor(self, x: Tensor) -> Tensor:
+        """Logits of samples ``x`` in [-1, 1]: ``logit((x + 1) / 2)``, pixels clamped to
+        [1e-4, 1 - 1e-4] (the decoder outputs of this domain are logits)."""
+        return torch.logit((x + 1.0) / 2.0, eps=1e-4)
+
     # ------------------------------------------------------------------ samples
     def generate(self, output: Tensor, *, correction: str = "none") -> Generated:
         """``sigmoid(logits)`` images ``(28, 28)``, each checked by ``image_validity``."""

@@ -314,6 +314,14 @@ class ProteinDomain(GenerativeDomain):
     def output_view(self, output: Tensor) -> Tensor:
         return output.flatten(1)  # (B, L, 3) -> (B, 3L)
 
+    def to_tensor(self, batch: Tensor) -> Tensor:
+        """``(B, 3L)`` fragments flattened for a vector denoiser (scaled units)."""
+        self._check_points(batch, "batch")
+        return batch.flatten(1)  # (B, L, 3) -> (B, 3L)
+
+    def from_tensor(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], self.options.fragment_length, 3)  # (B, 3L) -> (B, L, 3)
+
     # ------------------------------------------------------------------ samples
     def generate(self, output: Tensor, *, correction: str = "none") -> Generated:
         """Fragments in Å, each checked by ``ca_trace_validity`` as one segment."""

@@ -107,6 +107,12 @@ class SyntheticDomain(GenerativeDomain):
     def output_view(self, output: Tensor) -> Tensor:
         return self._tensors.output_view(output)
 
+    def to_tensor(self, batch: Tensor) -> Tensor:
+        return batch  # (B, D)
+
+    def from_tensor(self, x: Tensor) -> Tensor:
+        return x  # (B, D)
+
     def generate(self, output: Tensor, *, correction: str = "none") -> Generated:
         self.check_correction(correction)
         points = output.detach().float().cpu()  # (B, D)
