@@ -16,14 +16,14 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from toposci.domains.base import get_domain
 
-__all__ = ["ModelConfig", "Recipe", "RegularizerConfig", "SampleConfig", "TrainConfig",
-           "apply_overrides", "build_dataclass", "load_recipe", "recipe_from_dict"]
+__all__ = ["DISTRIBUTED_TOPOLOGY", "ModelConfig", "Recipe", "RegularizerConfig", "SampleConfig",
+           "TrainConfig", "apply_overrides", "build_dataclass", "load_recipe", "recipe_from_dict"]
 
 
 @dataclass
@@ -70,6 +70,10 @@ class RegularizerConfig:
     projection_epochs: int = 5
 
 
+DistributedTopology = Literal["local", "gather"]
+DISTRIBUTED_TOPOLOGY: tuple[str, ...] = typing.get_args(DistributedTopology)
+
+
 @dataclass
 class TrainConfig:
     """The optimisation.
@@ -81,6 +85,10 @@ class TrainConfig:
         threads: torch CPU threads (None = torch's default).
         time_budget_minutes: stop before an epoch that would end past this budget (measured
             from the start of this call, judged by the last epoch's duration); None = no limit.
+        distributed_topology: under ``torchrun``, the topological term of each process's local
+            batch (``"local"``, no communication) or of the global batch (``"gather"``: the
+            regularizer's inputs are all-gathered, and the update equals the single-process
+            one). No effect in a single process. ``batch_size`` is the global batch either way.
     """
 
     epochs: int = 10
@@ -95,6 +103,7 @@ class TrainConfig:
     val_batches: int | None = 20
     threads: int | None = None
     time_budget_minutes: float | None = None
+    distributed_topology: DistributedTopology = "local"
 
 
 @dataclass
@@ -162,6 +171,11 @@ def build_dataclass(cls: type, values: Mapping[str, Any] | None, where: str) -> 
 def _check_type(value: Any, hint: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
+        return value
+    if origin is Literal:
+        if not any(type(value) is type(a) and value == a for a in args):
+            raise ValueError(f"{where} must be one of {', '.join(map(repr, args))}, got "
+                             f"{value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
         for option in args:

@@ -11,6 +11,25 @@ The order of the training samples in epoch ``e`` comes from a generator seeded w
 ``(seed, e)``, and all other randomness (reparameterization noise, dropout) from the global
 torch RNG, whose state is checkpointed. A run resumed from its last checkpoint therefore
 continues exactly as if it had not stopped.
+
+Under ``torchrun`` (see :mod:`toposci.training.distributed`) the same loop trains a
+DistributedDataParallel model on ``W`` processes:
+
+* ``train.batch_size`` is the global batch. Every rank computes the same epoch order and the
+  same global batches and takes its consecutive part of each (sizes differ by at most one). A
+  last batch too small to give each rank two samples (fewer than ``2 W``) joins the one before,
+  as a last batch of one sample does in a single process. Each rank's loss is weighted by
+  ``W B_r / B``, so that DDP's gradient average is the gradient of the global batch mean even
+  when the parts differ in size.
+* Each rank draws its own reparameterization noise: rank 0 continues the single-process
+  stream, rank ``r > 0`` is seeded from ``(seed, r)``. Every rank's RNG state is checkpointed
+  (``rng_ranks``), so a run resumed on the same number of processes continues exactly.
+* The topological term is computed per rank on its local batch (``train.distributed_topology:
+  local``) or on the global batch (``gather``: the regularizer's inputs are all-gathered with
+  gradients, and the update equals the single-process one).
+* Rank 0 alone validates (the single-process validation, unchanged), logs, shows progress
+  bars and writes the run files; it reads the checkpoint on resume and sends it to the others,
+  so the run directory need only be on rank 0's machine.
 """
 
 from __future__ import annotations
@@ -30,13 +49,27 @@ import numpy as np
 import torch
 import yaml
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from toposci._files import torch_save_atomic
 from toposci.domains.base import DomainData, GenerativeDomain, get_domain, move_to
 from toposci.models.topovae import LossTerms, TopoVAE
 from toposci.topology.losses import TopoRegularizer
-from toposci.training.config import Recipe, RegularizerConfig, recipe_from_dict
+from toposci.training.config import (
+    DISTRIBUTED_TOPOLOGY,
+    Recipe,
+    RegularizerConfig,
+    recipe_from_dict,
+)
+from toposci.training.distributed import (
+    DistContext,
+    gather_topology_inputs,
+    init_distributed,
+    local_slice,
+    rank_seed,
+    resolve_device,
+)
 
 __all__ = ["TrainResult", "build_model", "load_run", "resolve_device", "train"]
 
@@ -58,16 +91,7 @@ class TrainResult:
     model: TopoVAE
     history: list[dict[str, float]]
     device: torch.device
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as ``torch.device``."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but CUDA is not available here")
-    return device
+    rank: int = 0  # this process's rank under torchrun (0 in a single process)
 
 
 # --------------------------------------------------------------------------- the model
@@ -216,11 +240,14 @@ def _epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=g)
 
 
-def _batches(order: Tensor, batch_size: int, max_steps: int | None) -> list[Tensor]:
-    """Consecutive slices of ``order``; a last slice of one sample joins the one before."""
+def _batches(order: Tensor, batch_size: int, max_steps: int | None, *,
+             min_last: int = 2) -> list[Tensor]:
+    """Consecutive slices of ``order``; a last slice of fewer than ``min_last`` samples joins
+    the one before (2 in a single process, ``2 W`` on ``W`` processes: two per rank)."""
     chunks = list(order.split(batch_size))
-    if len(chunks) > 1 and chunks[-1].numel() < 2:
-        chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
+    if len(chunks) > 1 and chunks[-1].numel() < min_last:
+        last = chunks.pop()
+        chunks[-1] = torch.cat([chunks[-1], last])
     return chunks if max_steps is None else chunks[:max_steps]
 
 
@@ -232,47 +259,73 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
           device: str | None = None) -> TrainResult:
     """Train a recipe's TopoVAE, writing ``run_dir`` as described in the module docstring.
 
+    Runs unchanged in one process or under ``torchrun`` (one call per process; rank 0 writes
+    ``run_dir``).
+
     Args:
         recipe: the checked recipe.
         run_dir: the run directory; created if missing.
         resume: continue from ``run_dir``'s checkpoint (its recipe must equal ``recipe``).
-        progress: show progress bars.
+        progress: show progress bars (rank 0 only).
         device: overrides ``recipe.train.device``.
 
     Raises:
         FileExistsError: ``run_dir`` already has a checkpoint and ``resume`` is False.
-        ValueError: the recipe differs from the one being resumed, or the loss stops being
-            finite.
+        ValueError: the recipe differs from the one being resumed, the global batch leaves a
+            process fewer than two samples, or the loss stops being finite.
     """
     cfg = recipe.train
     run_dir = Path(run_dir)
+    if cfg.epochs < 1 or cfg.batch_size < 2:
+        raise ValueError("train.epochs must be >= 1 and train.batch_size >= 2")
+    if cfg.distributed_topology not in DISTRIBUTED_TOPOLOGY:
+        raise ValueError(f"unknown train.distributed_topology {cfg.distributed_topology!r}; "
+                         f"valid: {', '.join(DISTRIBUTED_TOPOLOGY)}")
+    ctx, dev = init_distributed(device or cfg.device)
+    with ctx.main_logging():
+        return _train(recipe, run_dir, ctx, dev, resume=resume,
+                      progress=progress and ctx.is_main)
+
+
+def _open_run(recipe: Recipe, run_dir: Path, resume: bool) -> dict[str, Any] | None:
+    """Check ``run_dir`` for a new or resumed run, create it, return the checkpoint to resume."""
     ckpt_path = run_dir / CHECKPOINT_FILE
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it "
                               "or choose another --out")
     if resume and not ckpt_path.exists():
         raise FileNotFoundError(f"nothing to resume: {ckpt_path} does not exist")
-    if cfg.epochs < 1 or cfg.batch_size < 2:
-        raise ValueError("train.epochs must be >= 1 and train.batch_size >= 2")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    dev = resolve_device(device or cfg.device)
-    ckpt = _read_checkpoint(ckpt_path) if resume else None
-    if ckpt is not None and _without_length(ckpt["recipe"]) != _without_length(recipe.to_dict()):
+    if not resume:
+        return None
+    ckpt = _read_checkpoint(ckpt_path)
+    # through the config classes, so that a key added since the run started takes its default
+    saved = recipe_from_dict(ckpt["recipe"], where=f"{ckpt_path} recipe").to_dict()
+    if _without_length(saved) != _without_length(recipe.to_dict()):
         raise ValueError(f"the recipe differs from the one {run_dir} was started with (only "
                          "train.epochs and train.time_budget_minutes may change on resume); "
                          f"use the run's own {CONFIG_FILE}")
+    return ckpt
 
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)  # noqa: NPY002
-    random.seed(cfg.seed)
+
+def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *,
+           resume: bool, progress: bool) -> TrainResult:
+    cfg = recipe.train
+    W = ctx.world_size
+    if cfg.batch_size < 2 * W:
+        raise ValueError(f"train.batch_size is the global batch: {cfg.batch_size} cannot give "
+                         f"each of {W} processes two samples")
+    ckpt = ctx.run_on_main(lambda: _open_run(recipe, run_dir, resume))
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+
+    _seed_all(cfg.seed)
     domain = get_domain(recipe.domain)(recipe.data)
     data = domain.load()
     n_train = len(data.train)
-    if n_train < 2 or len(data.val) < 2:
-        raise ValueError(f"need at least 2 training and 2 validation samples, got {n_train} "
-                         f"and {len(data.val)}")
+    if n_train < 2 * W or len(data.val) < 2:
+        raise ValueError(f"need at least 2 training samples per process and 2 validation "
+                         f"samples, got {n_train} and {len(data.val)} on {W} process(es)")
 
     def views(idx: Tensor) -> Tensor:
         return domain.data_view(move_to(domain.collate(data.train, idx), dev))
@@ -286,37 +339,83 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         history, start = ckpt["history"], ckpt["epoch"]
-        _set_rng_state(ckpt["rng"])
+        _restore_rng(ckpt, ctx, cfg.seed)
         logger.info("resuming %s after epoch %d", run_dir, start)
     else:
         reg = model.regularizer
         if reg is not None and reg.projection is not None:
             _fit_projection(reg.projection, views, n_train, view_features, recipe, dev,
                             progress)
+        if ctx.rank > 0:  # rank 0 continues the single-process stream
+            _seed_all(rank_seed(cfg.seed, ctx.rank))
 
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    net: nn.Module = model
+    gather = None
+    if ctx.enabled:  # DDP's constructor broadcasts rank 0's parameters to the other ranks
+        net = DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None)
+        if cfg.distributed_topology == "gather" and model.regularizer is not None:
+            gather = gather_topology_inputs(model.regularizer)
+    if ctx.is_main:
+        (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    ckpt_path = run_dir / CHECKPOINT_FILE
     started = time.perf_counter()
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
-        if _out_of_time(cfg.time_budget_minutes, t0 - started, history, epoch > start):
+        # rank 0's clock decides, so that every rank stops after the same epoch
+        if ctx.broadcast(_out_of_time(cfg.time_budget_minutes, t0 - started, history,
+                                      epoch > start)):
             logger.warning("stopping after epoch %d of %d: the next epoch would end past the "
                            "time budget of %s minutes", epoch, cfg.epochs,
                            cfg.time_budget_minutes)
             break
-        train_terms = _run_epoch(model, domain, data, epoch, recipe, dev, opt, progress)
+        train_terms = _run_epoch(net, model, domain, data, epoch, recipe, dev, opt, progress,
+                                 ctx)
         beta = model.beta  # at the end of the epoch (it rises during KL warm-up)
-        val_terms = _validate(model, domain, data, recipe, dev)
-        row = {"epoch": epoch + 1, **train_terms, **val_terms, "beta": beta,
-               "seconds": time.perf_counter() - t0}
+        row = None
+        if ctx.is_main:
+            val_terms = _validate(model, domain, data, recipe, dev)
+            row = {"epoch": epoch + 1, **train_terms, **val_terms, "beta": beta,
+                   "seconds": time.perf_counter() - t0}
+        row = ctx.broadcast(row)
         history.append(row)
-        torch_save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "epoch": epoch + 1, "history": history, "rng": _rng_state(),
-                      "recipe": recipe.to_dict(), "view_features": view_features}, ckpt_path)
-        _write_metrics(history, run_dir / METRICS_FILE)
+        rng = ctx.all_gather_object(_rng_state())
+        if ctx.is_main:
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "epoch": epoch + 1, "history": history, "rng": rng[0],
+                     "recipe": recipe.to_dict(), "view_features": view_features}
+            if ctx.enabled:
+                state.update(rng_ranks=rng, world_size=W)
+            torch_save_atomic(state, ckpt_path)
+            _write_metrics(history, run_dir / METRICS_FILE)
         logger.info("epoch %d/%d: train %.4f, val %.4f (%.1f s)", epoch + 1, cfg.epochs,
                     row["train_loss"], row["val_loss"], row["seconds"])
+    if gather is not None:
+        gather.remove()
+    ctx.barrier()  # every rank returns after rank 0 has written the last checkpoint
     model.beta = recipe.model.beta
-    return TrainResult(run_dir, model.eval(), history, dev)
+    return TrainResult(run_dir, model.eval(), history, dev, ctx.rank)
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # noqa: NPY002
+    random.seed(seed)
+
+
+def _restore_rng(ckpt: dict[str, Any], ctx: DistContext, seed: int) -> None:
+    """Each rank's RNG state from the checkpoint; fresh seeds where it holds none for a rank."""
+    states, saved_world = ckpt.get("rng_ranks"), ckpt.get("world_size", 1)
+    if states is not None and len(states) == ctx.world_size:
+        _set_rng_state(states[ctx.rank])
+        return
+    if saved_world != ctx.world_size:
+        logger.warning("resuming a run of %d process(es) on %d: the batches are split "
+                       "differently and the noise streams differ, so this is not the "
+                       "uninterrupted run", saved_world, ctx.world_size)
+    if ctx.rank == 0:
+        _set_rng_state(ckpt["rng"])
+    else:
+        _seed_all(rank_seed(seed, ctx.rank, ckpt["epoch"]))
 
 
 def _out_of_time(budget_minutes: float | None, elapsed: float,
@@ -340,37 +439,46 @@ def _beta(recipe: Recipe, progress: float) -> float:
     return recipe.model.beta * (1.0 if warm <= 0 else min(1.0, progress / warm))
 
 
-def _run_epoch(model: TopoVAE, domain: GenerativeDomain, data: DomainData, epoch: int,
-               recipe: Recipe, dev: torch.device, opt: torch.optim.Optimizer,
-               progress: bool) -> dict[str, float]:
+def _run_epoch(net: nn.Module, model: TopoVAE, domain: GenerativeDomain, data: DomainData,
+               epoch: int, recipe: Recipe, dev: torch.device, opt: torch.optim.Optimizer,
+               progress: bool, ctx: DistContext) -> dict[str, float]:
+    """One epoch of ``net`` (``model`` itself, or its DDP wrapper); the global mean terms."""
     cfg = recipe.train
-    model.train()
+    W = ctx.world_size
+    net.train()
     batches = _batches(_epoch_order(len(data.train), cfg.seed, epoch), cfg.batch_size,
-                       cfg.max_steps_per_epoch)
+                       cfg.max_steps_per_epoch, min_last=2 * W)
     sums = dict.fromkeys(_TERMS, 0.0)
     count = 0
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                leave=False)
     for step, idx in enumerate(bar):
         model.beta = _beta(recipe, epoch + (step + 1) / len(batches))
-        batch = move_to(domain.collate(data.train, idx), dev)
-        terms = model(batch)
-        if not torch.isfinite(terms.loss):
-            parts = ", ".join(f"{t} {float(getattr(terms, t).detach()):.4g}" for t in _TERMS)
+        local = local_slice(idx, ctx.rank, W)
+        terms = net(move_to(domain.collate(data.train, local), dev))
+        B = local.numel()
+        # (4 terms x B, B) summed over ranks: the global batch's sums, the same on every rank
+        totals = ctx.all_reduce_sum(torch.tensor(
+            [float(getattr(terms, t).detach()) * B for t in _TERMS] + [B], dtype=torch.float64))
+        if not math.isfinite(totals[0]):
+            parts = ", ".join(f"{t} {float(totals[i] / totals[-1]):.4g}"
+                              for i, t in enumerate(_TERMS))
             raise ValueError(
                 f"the loss is not finite at epoch {epoch + 1}, step {step + 1} ({parts}); lower "
                 "train.lr or set train.grad_clip, then resume from the last checkpoint with "
                 "--resume"
             )
         opt.zero_grad(set_to_none=True)
-        terms.loss.backward()
+        # DDP averages the ranks' gradients; weighted by W B_r / B, that average is the
+        # gradient of the global batch mean
+        loss = terms.loss * (W * B / idx.numel()) if ctx.enabled else terms.loss
+        loss.backward()
         if cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        B = idx.numel()
-        for t in _TERMS:
-            sums[t] += float(getattr(terms, t).detach()) * B
-        count += B
+        for i, t in enumerate(_TERMS):
+            sums[t] += float(totals[i])
+        count += int(totals[-1])
         bar.set_postfix(loss=f"{sums['loss'] / count:.3f}")
     return _mean_terms(sums, count, "train")
 
