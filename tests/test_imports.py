@@ -30,6 +30,7 @@ PUBLIC = [
     "toposci.download",
     "toposci.summary",
     "toposci.encoders",
+    "toposci.evaluation",
     "toposci.nn",
     "toposci.models",
     "toposci.training",

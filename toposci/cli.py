@@ -1,4 +1,5 @@
-"""Command line: ``toposci summarize | train | sample | encode | export-encoder``.
+"""Command line: ``toposci summarize | train | sample | evaluate | experiment | encode |
+export-encoder``.
 
 Run ``toposci <command> --help`` for the options.
 """
@@ -118,6 +119,8 @@ def _run_train(args: argparse.Namespace) -> int:
     run_dir = args.out or f"runs/{recipe.name}"
     result = train(recipe, run_dir, resume=args.resume, progress=not args.quiet,
                    device=args.device)
+    if result.rank != 0:
+        return 0  # under torchrun, process 0 reports
     last = result.history[-1]
     print(f"trained {recipe.name} on {result.device} for {int(last['epoch'])} epochs: "
           f"validation loss {last['val_loss']:.4f} (reconstruction "
@@ -162,6 +165,126 @@ def _run_sample(args: argparse.Namespace) -> int:
         print(f"  {key}: {value}")
     for path in report.files:
         print(f"  wrote {path}")
+    return 0
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    from toposci.evaluation.options import SECTIONS, EvaluationOptions
+
+    defaults = EvaluationOptions()
+    p = sub.add_parser(
+        "evaluate", help="evaluate trained runs and write a Markdown report with figures",
+        description="Compute every metric that applies to each run (generation quality, "
+                    "topology fidelity, interpolation, OOD detection, latent PGD robustness) "
+                    "into RUN_DIR/evaluation/ (sections already computed with the same "
+                    "options and checkpoint are skipped), then write REPORT_DIR/report.md with "
+                    "tables, PNG figures, metric-vs-gamma curves and the claim checks.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="run directories made by `toposci train`, or experiment manifests "
+                        "(OUT/<name>.json written by `toposci experiment`) for all their runs")
+    p.add_argument("--out", "-o", required=True, help="report folder (report.md, figures/)")
+    p.add_argument("--samples", type=int, default=defaults.samples,
+                   help=f"prior samples per run (default {defaults.samples})")
+    p.add_argument("--fcd-samples", type=int, default=defaults.fcd_samples,
+                   help=f"molecules in the FCD (default {defaults.fcd_samples})")
+    p.add_argument("--no-fcd", action="store_true", help="skip the FCD of molecule runs")
+    p.add_argument("--pairs", type=int, default=defaults.interpolation_pairs,
+                   help="interpolation pairs (default %(default)s)")
+    p.add_argument("--ood-samples", type=int, default=defaults.ood_samples,
+                   help="samples per OOD set (default %(default)s)")
+    p.add_argument("--attack-codes", type=int, default=defaults.attack_codes,
+                   help="codes attacked by PGD (default %(default)s)")
+    p.add_argument("--epsilon", type=float, default=defaults.attack_epsilon,
+                   help="PGD radius in latent units (default %(default)s)")
+    p.add_argument("--sections", type=lambda t: tuple(x for x in t.split(",") if x),
+                   default=SECTIONS, help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="recompute finished sections")
+    p.add_argument("--report-only", action="store_true",
+                   help="compute nothing; report the stored evaluations")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _expand_runs(items: Sequence[str]) -> tuple[list[str], list[dict]]:
+    """Run directories and the experiment manifests among ``items`` (manifests expanded)."""
+    from pathlib import Path
+
+    from toposci.evaluation.experiment import load_manifest
+
+    runs, manifests = [], []
+    for item in items:
+        if item.endswith(".json"):
+            manifest = load_manifest(item)
+            manifests.append(manifest)
+            runs += [r for entry in manifest["arms"].values() for r in entry["runs"].values()
+                     if (Path(r) / "checkpoint.pt").is_file()]
+        else:
+            runs.append(item)
+    return list(dict.fromkeys(runs)), manifests
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from toposci.evaluation.evaluate import evaluate_runs, load_evaluation
+    from toposci.evaluation.options import EvaluationOptions
+    from toposci.evaluation.report import write_report
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    runs, manifests = _expand_runs(args.runs)
+    if args.report_only:
+        evaluations = [load_evaluation(r) for r in runs]
+    else:
+        options = EvaluationOptions(
+            samples=args.samples, fcd=not args.no_fcd, fcd_samples=args.fcd_samples,
+            interpolation_pairs=args.pairs, ood_samples=args.ood_samples,
+            attack_codes=args.attack_codes, attack_epsilon=args.epsilon, seed=args.seed,
+            sections=args.sections)
+        evaluations = evaluate_runs(runs, options, force=args.force, device=args.device,
+                                    progress=not args.quiet)
+    for ev in evaluations:
+        done = ", ".join(ev.computed) or "nothing (up to date)"
+        skipped = "; ".join(f"{k}: {v}" for k, v in ev.skipped().items())
+        print(f"{ev.run_dir}: computed {done}" + (f"; skipped {skipped}" if skipped else ""))
+    report = write_report(evaluations, Path(args.out) / "report.md", experiments=manifests)
+    print(f"  wrote {report} (figures in {report.parent / 'figures'})")
+    return 0
+
+
+def _experiment_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "experiment", help="train and evaluate the runs of an experiment file",
+        description="Train every (arm, seed) of an experiment file (recipes/experiments/"
+                    "*.yaml) into OUT/runs/, skipping finished runs and resuming interrupted "
+                    "ones, evaluate each (resumable), and write the manifest OUT/<name>.json "
+                    "that `toposci evaluate` and scripts/make_results.py read.",
+    )
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--out", "-o", default="runs/experiments",
+                   help="experiments folder (default runs/experiments)")
+    p.add_argument("--no-evaluate", action="store_true", help="train only")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and their status; train nothing")
+    p.add_argument("--device", help="training device (default: each recipe's)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _run_experiment(args: argparse.Namespace) -> int:
+    from toposci.evaluation.experiment import run_experiment
+
+    result = run_experiment(args.experiment, args.out, evaluate=not args.no_evaluate,
+                            dry_run=args.dry_run, device=args.device, progress=not args.quiet)
+    for run in result["runs"]:
+        print(f"{run['arm']:>24} seed {run['seed']}: {run['status']:>11} -> {run['action']:<8}"
+              f" {run['run_dir']}")
+    if result["manifest"]:
+        print(f"  wrote {result['manifest']}")
     return 0
 
 
@@ -247,6 +370,8 @@ def _run_export(args: argparse.Namespace) -> int:
 _COMMANDS = {"summarize": (_summarize_parser, _run_summarize),
              "train": (_train_parser, _run_train),
              "sample": (_sample_parser, _run_sample),
+             "evaluate": (_evaluate_parser, _run_evaluate),
+             "experiment": (_experiment_parser, _run_experiment),
              "encode": (_encode_parser, _run_encode),
              "export-encoder": (_export_parser, _run_export)}
 
