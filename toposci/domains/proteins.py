@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gemmi
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -242,8 +243,21 @@ def _read_text(path: Path) -> str:
 
 
 def _check_pdb_records(text: str, path: Path) -> None:
-    """Check the coordinate fields of every ATOM/HETATM record (gemmi tolerates junk there)."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    """Check the coordinate fields of every ATOM/HETATM record (gemmi tolerates junk there).
+
+    All fields are converted at once by numpy (which reads them as Python's ``float`` does);
+    only a file with a bad record is gone through line by line, to name the first one.
+    """
+    lines = text.splitlines()
+    records = [line for line in lines if line.startswith(("ATOM  ", "HETATM"))]
+    if min(map(len, records), default=54) >= 54:
+        try:
+            fields = np.array([r[30:54] for r in records], dtype="S24")  # (R,) x, y, z
+            if np.isfinite(fields.view("S8").astype(np.float64)).all():  # (3R,)
+                return
+        except ValueError:  # a field that is no number (or not ASCII)
+            pass
+    for number, line in enumerate(lines, start=1):
         if not line.startswith(("ATOM  ", "HETATM")):
             continue
         if len(line) < 54:

@@ -155,24 +155,24 @@ def _read_text(path: Path) -> str:
 def _read_ints(path: Path, n_cols: int) -> tuple[Tensor, Tensor]:
     """Rows of ``n_cols`` comma/space separated integers, skipping blank lines.
 
-    numpy's C reader handles well-formed files; anything it rejects is re-read line by line,
-    which accepts the same files and names the first bad line.
+    numpy's C reader handles well-formed files; anything it rejects (or reads with fewer rows
+    than lines, as when it skips a blank line) is re-read line by line, which accepts the same
+    files and names the first bad line.
 
     Returns:
         values ``(L, n_cols)`` long and the 1-based line number of each row ``(L,)``.
     """
     text = _read_text(path)
     lines = text.splitlines()
-    if all(line.strip() for line in lines):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpy warns on an empty file
-            try:
-                values = np.loadtxt(io.StringIO(text), dtype=np.int64, delimiter=",",
-                                    comments=None, ndmin=2)
-            except ValueError:
-                values = None
-        if values is not None and values.shape == (len(lines), n_cols):
-            return torch.from_numpy(values), torch.arange(1, len(lines) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns on an empty file
+        try:
+            values = np.loadtxt(io.StringIO(text), dtype=np.int64, delimiter=",",
+                                comments=None, ndmin=2)
+        except ValueError:
+            values = None
+    if values is not None and values.shape == (len(lines), n_cols):
+        return torch.from_numpy(values), torch.arange(1, len(lines) + 1)
     rows: list[list[int]] = []
     numbers: list[int] = []
     for number, line in enumerate(lines, start=1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ def _pyplot():
 
 
 def plot_summary(
-    diagrams: Mapping[int, Sequence[np.ndarray]],
+    points: Mapping[int, np.ndarray],
     summaries: Mapping[int, DimensionSummary],
     out_dir: str | Path,
     *,
@@ -34,7 +34,7 @@ def plot_summary(
     """Write the summary figures into ``out_dir`` and return their paths.
 
     Args:
-        diagrams: per homology dimension, the per-sample diagrams ``(m_i, 2)``.
+        points: per homology dimension, the points ``(P, 2)`` of all samples' diagrams.
         summaries: per dimension, the statistics from :func:`summarize_dimension`.
         out_dir: folder for the PNG files (created).
         title: data set name shown on every figure; also the file-name prefix.
@@ -49,7 +49,7 @@ def plot_summary(
 
     fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 4), squeeze=False)
     for ax, d in zip(axes[0], dims):
-        pts = np.concatenate([np.asarray(x).reshape(-1, 2) for x in diagrams[d]])
+        pts = np.asarray(points[d]).reshape(-1, 2)  # (P, 2)
         finite = pts[np.isfinite(pts).all(axis=1)]
         n_inf = len(pts) - len(finite)
         if len(finite):
@@ -92,7 +92,7 @@ def plot_summary(
 
     fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 4), squeeze=False)
     for ax, d in zip(axes[0], dims):
-        pts = np.concatenate([np.asarray(x).reshape(-1, 2) for x in diagrams[d]])
+        pts = np.asarray(points[d]).reshape(-1, 2)  # (P, 2)
         life = (pts[:, 1] - pts[:, 0])[np.isfinite(pts).all(axis=1)]
         ax.hist(life[life > 0], bins=50, color=_COLORS[d % len(_COLORS)])
         ax.set_xlabel("lifetime (death - birth)")

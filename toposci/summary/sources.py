@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from toposci.domains.proteins import STRUCTURE_SUFFIXES
 from toposci.download import shipped_dir
 
 __all__ = ["NAMED_SOURCES", "Source", "open_source"]
@@ -40,25 +39,45 @@ class Source:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _molecules(path: Path, name: str, id_column: str | None = None) -> Source:
+def _molecules(path: Path, name: str, limit: int | None,
+               id_column: str | None = None) -> Source:
+    """SMILES of a molecule file, ids as :func:`~toposci.domains.molecule_io.read_molecules`
+    gives them.
+
+    A SMILES file (``.csv`` / ``.smi``) is not parsed here: its SMILES go to the view as they
+    are, which parses each once (in the worker processes) and reports an invalid one as that
+    sample's failure. An SDF file is read with RDKit and its molecules written as SMILES.
+    """
+    from toposci.domains import molecule_io
+
+    lower = path.name.lower().removesuffix(".gz")
+    if lower.endswith((".csv", ".smi", ".smiles")):
+        records = molecule_io._csv_records(path, "smiles", id_column) if lower.endswith(
+            ".csv") else molecule_io._smi_records(path)
+        ids, smiles, skipped = [], [], []
+        for number, text, sample_id in records:
+            if text:
+                ids.append(sample_id)
+                smiles.append(text)
+            else:
+                skipped.append((f"record {number}", "empty SMILES field"))
+        return Source("molecules", name, ids, smiles, skipped)
     from rdkit import Chem
 
-    from toposci.domains.molecule_io import read_molecules
-
-    result = read_molecules(path, id_column=id_column)
+    result = molecule_io.read_molecules(path, id_column=id_column)
     return Source("molecules", name, result.ids,
                   [Chem.MolToSmiles(m) for m in result.molecules],
                   [(f"record {s.number}", f"{s.reason}: {s.text}") for s in result.skipped])
 
 
-def _proteins(path: Path, name: str) -> Source:
+def _proteins(path: Path, name: str, limit: int | None) -> Source:
     files = [path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_STRUCTURE_SUFFIXES))
+        p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_structure_suffixes()))
     return Source("proteins", name, [p.name.split(".")[0] for p in files],
                   [str(p) for p in files])
 
 
-def _social(path: Path, name: str) -> Source:
+def _social(path: Path, name: str, limit: int | None) -> Source:
     from toposci.domains.social import read_tu_dataset
 
     found = sorted(path.glob("*_A.txt*"))
@@ -68,7 +87,7 @@ def _social(path: Path, name: str) -> Source:
                   [(g.edge_index.numpy(), int(g.num_nodes)) for g in graphs])
 
 
-def _images(path: Path, name: str) -> Source:
+def _images(path: Path, name: str, limit: int | None) -> Source:
     if path.suffix == ".npy":
         array = np.load(path)
         if array.ndim == 4 and array.shape[1] == 1:
@@ -80,7 +99,8 @@ def _images(path: Path, name: str) -> Source:
     else:
         from toposci.domains.images import load_mnist
 
-        images = load_mnist(path, split="train")[0][:, 0].double().numpy()  # (N, 28, 28)
+        # converted to float64 only up to the limit: the training set has 60,000 images
+        images = load_mnist(path, split="train")[0][:limit, 0].double().numpy()  # (N, 28, 28)
     return Source("images", name, [f"image_{i}" for i in range(len(images))], list(images))
 
 
@@ -88,8 +108,10 @@ def _shipped(sub: str) -> Callable[[], Path]:
     return lambda: shipped_dir() / sub
 
 
+Reader = Callable[[Path, str, int | None], Source]  # (path, name, limit): limit may be ignored
+
 #: Shipped samples by name: (domain reader, where the files are).
-NAMED_SOURCES: dict[str, tuple[Callable[[Path, str], Source], Callable[[], Path]]] = {
+NAMED_SOURCES: dict[str, tuple[Reader, Callable[[], Path]]] = {
     "qm9-sample": (partial(_molecules, id_column="mol_id"), _shipped("qm9/qm9_sample.csv")),
     "proteins-sample": (_proteins, _shipped("proteins")),
     "imdb-sample": (_social, _shipped("social")),
@@ -97,16 +119,22 @@ NAMED_SOURCES: dict[str, tuple[Callable[[Path, str], Source], Callable[[], Path]
 }
 
 _MOLECULE_SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".sdf.gz")
-_STRUCTURE_SUFFIXES = tuple(s + gz for s in STRUCTURE_SUFFIXES for gz in ("", ".gz"))
 
 
-def _detect(path: Path) -> Callable[[Path, str], Source]:
+def _structure_suffixes() -> tuple[str, ...]:
+    """Structure file suffixes (imported when needed: the proteins module imports PyG)."""
+    from toposci.domains.proteins import STRUCTURE_SUFFIXES
+
+    return tuple(s + gz for s in STRUCTURE_SUFFIXES for gz in ("", ".gz"))
+
+
+def _detect(path: Path) -> Reader:
     """Pick the domain reader for a file or folder, or say what is recognised."""
     name = path.name.lower()
     if path.is_file():
         if name.endswith(_MOLECULE_SUFFIXES):
             return _molecules
-        if name.endswith(_STRUCTURE_SUFFIXES):
+        if name.endswith(_structure_suffixes()):
             return _proteins
         if name.endswith(".npy"):
             return _images
@@ -116,7 +144,7 @@ def _detect(path: Path) -> Callable[[Path, str], Source]:
             return _social
         if any("-idx3-ubyte" in e for e in entries):
             return _images
-        if any(e.endswith(_STRUCTURE_SUFFIXES) for e in entries):
+        if any(e.endswith(_structure_suffixes()) for e in entries):
             return _proteins
     raise ValueError(
         f"cannot tell the domain of {path}: expected a molecule file "
@@ -133,18 +161,18 @@ def open_source(spec: str, *, limit: int | None = None) -> Source:
         spec: one of :data:`NAMED_SOURCES` or a file / folder.
         limit: keep only the first ``limit`` samples.
     """
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
     if spec in NAMED_SOURCES:
         reader, where = NAMED_SOURCES[spec]
-        source = reader(where(), spec)
+        source = reader(where(), spec, limit)
     else:
         path = Path(spec)
         if not path.exists():
             raise ValueError(f"{spec!r} is neither a shipped sample ({', '.join(NAMED_SOURCES)}) "
                              "nor an existing file or folder")
-        source = _detect(path)(path, spec)
+        source = _detect(path)(path, spec, limit)
     if limit is not None:
-        if limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {limit}")
         source.ids, source.payloads = source.ids[:limit], source.payloads[:limit]
     if not source.ids:
         raise ValueError(f"{spec}: no samples to summarize")

@@ -35,7 +35,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from toposci.summary.stats import finite_range
-from toposci.summary.views import View, get_view
+from toposci.summary.store import PackedDiagrams
+from toposci.summary.views import ChunkDiagrams, View, get_view
 from toposci.topology.diagrams import Diagrams
 from toposci.topology.vectorize import betti_curves, landscapes, persistence_images
 
@@ -56,22 +57,20 @@ def _padded(clouds: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, mask
 
 
-def _points_rips(clouds: Sequence[np.ndarray], dims: tuple[int, ...]) -> list[dict]:
+def _points_rips(clouds: Sequence[np.ndarray], dims: tuple[int, ...]) -> ChunkDiagrams:
     from toposci.topology.rips import rips_diagrams
 
     x, mask = _padded(clouds)
-    dgms = {d: dg.to_arrays() for d, dg in rips_diagrams(x, homology_dims=dims,
-                                                          mask=mask).items()}
-    return [{d: dgms[d][b] for d in dims} for b in range(len(clouds))]
+    return ChunkDiagrams([], {d: PackedDiagrams.from_list(dg.to_arrays()) for d, dg in
+                              rips_diagrams(x, homology_dims=dims, mask=mask).items()})
 
 
-def _points_alpha(clouds: Sequence[np.ndarray], dims: tuple[int, ...]) -> list[dict]:
+def _points_alpha(clouds: Sequence[np.ndarray], dims: tuple[int, ...]) -> ChunkDiagrams:
     from toposci.topology.alpha import alpha_diagrams
 
     x, mask = _padded(clouds)
-    dgms = {d: dg.to_arrays() for d, dg in alpha_diagrams(x, homology_dims=dims,
-                                                           mask=mask).items()}
-    return [{d: dgms[d][b] for d in dims} for b in range(len(clouds))]
+    return ChunkDiagrams([], {d: PackedDiagrams.from_list(dg.to_arrays()) for d, dg in
+                              alpha_diagrams(x, homology_dims=dims, mask=mask).items()})
 
 
 _POINT_VIEWS = {
