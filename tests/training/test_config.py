@@ -91,3 +91,54 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ValueError, match="not valid YAML"):
         load_recipe(bad)
+
+
+# --------------------------------------------------------------------------- model kinds
+
+
+def _diffusion(**model) -> dict:
+    return {**_raw(), "model": {"kind": "diffusion", **model},
+            "regularizer": {"mode": "reconstruction"}}
+
+
+def test_diffusion_sections_are_typed_and_read_back() -> None:
+    recipe = recipe_from_dict(_diffusion(gamma=0.5, diffusion={"timesteps": 50,
+                                                               "hidden": [8, 8]}))
+    assert recipe.model.kind == "diffusion" and recipe.model.diffusion.hidden == (8, 8)
+    assert recipe.model.diffusion.schedule == "cosine" and recipe.model.diffusion.vae_run is None
+    assert recipe_from_dict(recipe.to_dict()) == recipe
+    assert recipe_from_dict(_raw()).model.kind == "vae"  # the default
+    with pytest.raises(ValueError, match=r"recipe\.model\.diffusion\.timestep; did you mean"):
+        recipe_from_dict(_diffusion(diffusion={"timestep": 50}))
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({**_raw(), "model": {"kind": "gan"}},
+     r"model\.kind must be one of 'vae', 'diffusion', 'latent_diffusion', got 'gan'"),
+    ({**_diffusion(), "regularizer": {"mode": "latent"}}, "needs regularizer.mode: reconstruction"),
+    ({**_diffusion(), "sample": {"temperature": 0.8}}, r"temperature must be 1\.0"),
+    (_diffusion(diffusion={"schedule": "quadratic"}), "valid: linear, cosine"),
+    (_diffusion(diffusion={"sampler": "euler"}), "valid: ddpm, ddim"),
+    (_diffusion(kind="latent_diffusion"), "needs model.diffusion.vae_run"),
+    (_diffusion(diffusion={"vae_run": "runs/vae"}), "vae_run is set but model.kind is"),
+    ({**_raw(), "model": {"diffusion": {"vae_run": "runs/vae"}}}, "kind: latent_diffusion"),
+    ({**_diffusion(), "domain": "molecules", "data": {}}, "no tensor form"),
+])
+def test_model_kinds_refuse_what_they_cannot_train(raw: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        recipe_from_dict(raw)
+
+
+def test_vae_run_is_read_from_the_current_directory(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    recipe = recipe_from_dict(_diffusion(kind="latent_diffusion",
+                                         diffusion={"vae_run": "runs/../runs/vae"}))
+    assert recipe.model.diffusion.vae_run == str(tmp_path.resolve() / "runs" / "vae")
+    assert recipe_from_dict(recipe.to_dict()) == recipe  # stored resolved
+
+
+def test_latent_diffusion_demo_names_the_demo_vae_run() -> None:
+    recipe = load_recipe(REPO / "recipes" / "qm9_latent_diffusion_demo.yaml")
+    assert recipe.model.kind == "latent_diffusion"
+    assert Path(recipe.model.diffusion.vae_run).parts[-3:] == ("runs", "demo", "qm9-topovae")

@@ -68,6 +68,24 @@ def _recipe(*, epochs: int = 2, gamma: float = 0.0, topology: str = "local") -> 
     })
 
 
+def _diffusion_recipe(vae_run: Path | None = None) -> Recipe:
+    """TopoDiffusionLite on the same points (or, given a TopoVAE run, on its codes of them),
+    gathered topological term. One noise level (``T = 1``, so every drawn step is 0) and zero
+    noise make its loss deterministic; the sub-batch (64) holds a whole local batch, so the
+    gathered clouds are the global batch."""
+    diffusion: dict[str, Any] = {"timesteps": 1, "topo_min_snr": 0.0, "topo_batch": 64,
+                                 "hidden": [16, 16], "time_dim": 8}
+    if vae_run is not None:
+        diffusion["vae_run"] = str(vae_run)
+    return recipe_from_dict({
+        **_recipe(gamma=0.5, topology="gather").to_dict(),
+        "model": {"kind": "diffusion" if vae_run is None else "latent_diffusion",
+                  "gamma": 0.5, "diffusion": diffusion},
+        "regularizer": {"mode": "reconstruction", "homology_weights": {0: 1.0, 1: 0.5},
+                        "resolution": 20},
+    })
+
+
 def _zeros_like(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     return torch.zeros_like(x, *args, **kwargs)
 
@@ -85,6 +103,9 @@ def _worker(out: Path) -> None:
         train(_recipe(), out / "plain", progress=False)
         train(_recipe(gamma=0.5, topology="gather"), out / "gather", progress=False)
         train(_recipe(gamma=0.5), out / "local", progress=False)
+        train(_diffusion_recipe(), out / "diffusion", progress=False)
+        # rank 0 reads the TopoVAE run and sends it to rank 1
+        train(_diffusion_recipe(vae_run=out / "plain"), out / "latent", progress=False)
     train(_recipe(epochs=3, gamma=0.5), out / "straight", progress=False)
     recipe = out / f"recipe{os.environ['RANK']}.yaml"  # the command line, as a user runs it
     recipe.write_text(yaml.safe_dump(_recipe(epochs=3, gamma=0.5).to_dict()))
@@ -164,6 +185,21 @@ def test_two_processes_reach_the_parameters_of_one(two_process_runs: Path, tmp_p
     single = _single(tmp_path, _recipe(gamma=gamma, topology=topology), monkeypatch)
     ckpt = _saved(two_process_runs / run)
     assert ckpt["epoch"] == 2 and ckpt["world_size"] == 2
+    for name, value in single.items():
+        torch.testing.assert_close(ckpt["model"][name], value, **TOL, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", ["diffusion", "latent"])
+def test_a_diffusion_model_on_two_processes_reaches_the_parameters_of_one(
+        two_process_runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        run: str) -> None:
+    vae_run = two_process_runs / "plain" if run == "latent" else None
+    single = _single(tmp_path, _diffusion_recipe(vae_run), monkeypatch)
+    ckpt = _saved(two_process_runs / run)
+    assert ckpt["epoch"] == 2 and ckpt["world_size"] == 2
+    assert ckpt.get("sample_shape", [2]) == [2] and ("vae" in ckpt) == (run == "latent")
+    assert all(row["train_topo"] > 0 for row in ckpt["history"])
     for name, value in single.items():
         torch.testing.assert_close(ckpt["model"][name], value, **TOL, msg=name)
 

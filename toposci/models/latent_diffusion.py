@@ -168,12 +168,13 @@ class LatentIO(nn.Module):
         return self.domain_io.output_view(output)  # (B, F)
 
 
-def build_latent_diffusion(vae: TopoVAE, codes: LatentCodes, *, io: ModelIO | None = None,
+def build_latent_diffusion(vae: TopoVAE, codes: LatentCodes | None, *,
+                           io: ModelIO | None = None,
                            regularizer: TopoRegularizer | None = None, gamma: float = 0.0,
                            schedule: str = "cosine", timesteps: int = 1000,
                            topo_batch: int = 64, topo_min_snr: float = 1.0,
                            sampler: str = "ddim", sample_steps: int | None = None,
-                           eta: float = 0.0,
+                           eta: float = 0.0, clip: float | None = None,
                            hidden: Sequence[int] = (256, 256, 256),
                            time_dim: int = 128) -> TopoDiffusionLite:
     """A diffusion model over ``vae``'s codes, standardised by the statistics of ``codes``.
@@ -181,28 +182,33 @@ def build_latent_diffusion(vae: TopoVAE, codes: LatentCodes, *, io: ModelIO | No
     Args:
         vae: the trained TopoVAE (frozen by this call).
         codes: the training set's codes (:func:`encode_dataset`); the shift is their mean per
-            dimension, the scale their standard deviation over all entries.
+            dimension, the scale their standard deviation over all entries. None: shift 0 and
+            scale 1, for a model whose state (statistics included) is then loaded from a
+            checkpoint.
         io: the domain's :class:`~toposci.models.ModelIO` (needed when ``gamma > 0``).
         regularizer, gamma, schedule, timesteps, topo_batch, topo_min_snr, sampler,
-        sample_steps, eta: as :class:`~toposci.models.TopoDiffusionLite`.
+        sample_steps, eta, clip: as :class:`~toposci.models.TopoDiffusionLite` (``clip``
+            bounds the standardised codes).
         hidden, time_dim: sizes of the :class:`~toposci.nn.MLPDenoiser`.
 
     Raises:
         ValueError: fewer than 2 codes, codes of the wrong width, or codes with no spread.
     """
-    z = codes.codes.detach()
-    if z.shape[0] < 2 or z.shape[1] != vae.latent_dim:
-        raise ValueError(f"need at least 2 codes of width {vae.latent_dim}, got "
-                         f"{tuple(z.shape)}")
-    shift = z.mean(dim=0)  # (d,)
-    scale = float((z - shift).std())
-    if not scale > 0:
-        raise ValueError("the codes have no spread (every code is the same)")
     if gamma > 0 and io is None:
         raise ValueError("gamma > 0 needs the domain's ModelIO (io=) for the views")
-    latent_io = LatentIO(vae, io=io, shift=shift.cpu(), scale=scale)
+    shift, scale = None, 1.0
+    if codes is not None:
+        z = codes.codes.detach()
+        if z.shape[0] < 2 or z.shape[1] != vae.latent_dim:
+            raise ValueError(f"need at least 2 codes of width {vae.latent_dim}, got "
+                             f"{tuple(z.shape)}")
+        shift = z.mean(dim=0)  # (d,)
+        scale = float((z - shift).std())
+        if not scale > 0:
+            raise ValueError("the codes have no spread (every code is the same)")
+    latent_io = LatentIO(vae, io=io, shift=None if shift is None else shift.cpu(), scale=scale)
     return build_diffusion(latent_io, (vae.latent_dim,), regularizer=regularizer, gamma=gamma,
                            schedule=schedule, timesteps=timesteps, topo_batch=topo_batch,
                            topo_min_snr=topo_min_snr, sampler=sampler,
-                           sample_steps=sample_steps, eta=eta, hidden=hidden,
+                           sample_steps=sample_steps, eta=eta, clip=clip, hidden=hidden,
                            time_dim=time_dim)

@@ -4,7 +4,9 @@ A recipe has a ``name``, a ``domain`` and six sections. ``data``, ``model.encode
 ``model.decoder`` are typed by the domain's option dataclasses; the rest by the classes below.
 Values are checked against the annotated types (an int where a float is expected is accepted,
 nothing else is converted), so a typo or a wrong type fails when the recipe is read, not an
-hour into training.
+hour into training. So do combinations that cannot train: a diffusion model with a latent-mode
+regularizer or a sampling temperature, a domain without a tensor form under plain diffusion,
+latent diffusion without the TopoVAE run it diffuses in.
 """
 
 from __future__ import annotations
@@ -20,27 +22,81 @@ from typing import Any, Literal
 
 import yaml
 
-from toposci.domains.base import get_domain
+from toposci.domains.base import GenerativeDomain, get_domain
+from toposci.models.diffusion import SAMPLERS
+from toposci.models.schedules import SCHEDULES
 
-__all__ = ["DISTRIBUTED_TOPOLOGY", "ModelConfig", "Recipe", "RegularizerConfig", "SampleConfig",
-           "TrainConfig", "apply_overrides", "build_dataclass", "load_recipe", "recipe_from_dict"]
+__all__ = ["DISTRIBUTED_TOPOLOGY", "MODEL_KINDS", "DiffusionConfig", "ModelConfig", "Recipe",
+           "RegularizerConfig", "SampleConfig", "TrainConfig", "apply_overrides",
+           "build_dataclass", "load_recipe", "recipe_from_dict"]
+
+ModelKind = Literal["vae", "diffusion", "latent_diffusion"]
+MODEL_KINDS: tuple[str, ...] = typing.get_args(ModelKind)
+
+
+@dataclass
+class DiffusionConfig:
+    """TopoDiffusionLite (``model.kind`` diffusion or latent_diffusion; a TopoVAE ignores it).
+
+    Attributes:
+        schedule: ``"cosine"`` or ``"linear"`` noise schedule.
+        timesteps: ``T``, the number of noise levels.
+        topo_batch: samples in the topological term's random sub-batch.
+        topo_min_snr: the topological term uses the steps whose signal-to-noise ratio is at
+            least this (1: the low-noise half, where predicted samples are sharp).
+        sampler: ``"ddim"`` or ``"ddpm"`` (the one ``toposci sample`` uses).
+        sample_steps: DDIM steps (None: ``min(50, T)``).
+        eta: DDIM noise scale (0: deterministic given the initial noise).
+        clip: clamp predicted clean samples to ``[-clip, clip]`` while sampling (images, scaled
+            to ``[-1, 1]``: 1; other data: a bound on their values); None: no clamp. Worth
+            setting: at the noisiest step of the cosine schedule (``abar`` about 2e-9) the
+            predicted clean sample is the noise estimate's error times about 2e4, and without
+            a clamp DDIM samples of small models can run far off the data.
+        hidden: widths of the MLP denoiser (vector samples: points, protein fragments, codes).
+        channels: widths of the U-Net denoiser (images).
+        time_dim: width of the step embedding.
+        vae_run: latent_diffusion only: the run directory of the trained TopoVAE whose codes
+            are diffused (``toposci train`` of a TopoVAE recipe of the same domain). A relative
+            path is read from the current directory, like data paths, and kept resolved.
+    """
+
+    schedule: str = "cosine"
+    timesteps: int = 1000
+    topo_batch: int = 64
+    topo_min_snr: float = 1.0
+    sampler: str = "ddim"
+    sample_steps: int | None = None
+    eta: float = 0.0
+    clip: float | None = None
+    hidden: tuple[int, ...] = (256, 256, 256)
+    channels: tuple[int, ...] = (32, 64)
+    time_dim: int = 128
+    vae_run: str | None = None
 
 
 @dataclass
 class ModelConfig:
-    """The TopoVAE: latent size, loss weights and the domain's network sizes.
+    """The generative model: its kind, loss weights and network sizes.
 
     Attributes:
-        encoder, decoder: the domain's ``EncoderOptions`` / ``DecoderOptions``.
-        beta: KL weight (1 = VAE, other values = β-VAE).
-        gamma: weight of the topological term (0 = no term).
+        kind: ``"vae"`` (TopoVAE), ``"diffusion"`` (TopoDiffusionLite on the domain's tensor
+            form: points, protein fragments, images) or ``"latent_diffusion"``
+            (TopoDiffusionLite over the codes of a trained TopoVAE, decoded by its decoder:
+            molecules, social graphs).
+        latent_dim, beta, encoder, decoder: the TopoVAE's latent size, KL weight (1 = VAE,
+            other values = β-VAE) and the domain's ``EncoderOptions`` / ``DecoderOptions``;
+            unused by the diffusion kinds.
+        gamma: weight of the topological term (0 = no term), every kind.
+        diffusion: the diffusion model; unused by a TopoVAE.
     """
 
+    kind: ModelKind = "vae"
     latent_dim: int = 32
     beta: float = 1.0
     gamma: float = 0.0
     encoder: Any = None
     decoder: Any = None
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
 
 @dataclass
@@ -239,7 +295,7 @@ def recipe_from_dict(raw: Mapping[str, Any], *, where: str = "recipe") -> Recipe
                               f"{where}.model.decoder")
     model = build_dataclass(ModelConfig, model_raw, f"{where}.model")
     model.encoder, model.decoder = encoder, decoder
-    return Recipe(
+    recipe = Recipe(
         name=raw["name"], domain=raw["domain"],
         data=build_dataclass(domain.DataOptions, raw.get("data"), f"{where}.data"),
         model=model,
@@ -248,6 +304,39 @@ def recipe_from_dict(raw: Mapping[str, Any], *, where: str = "recipe") -> Recipe
         train=build_dataclass(TrainConfig, raw.get("train"), f"{where}.train"),
         sample=build_dataclass(SampleConfig, raw.get("sample"), f"{where}.sample"),
     )
+    _check_model_kind(recipe, domain, where)
+    return recipe
+
+
+def _check_model_kind(recipe: Recipe, domain: type[GenerativeDomain], where: str) -> None:
+    """Refuse what the model kind cannot train; resolve ``model.diffusion.vae_run``."""
+    kind, diffusion = recipe.model.kind, recipe.model.diffusion
+    if diffusion.vae_run is not None:
+        if kind != "latent_diffusion":
+            raise ValueError(f"{where}.model.diffusion.vae_run is set but model.kind is "
+                             f"{kind!r}; latent diffusion needs model.kind: latent_diffusion")
+        diffusion.vae_run = str(Path(diffusion.vae_run).resolve())
+    if kind == "vae":
+        return
+    if recipe.regularizer.mode != "reconstruction":
+        raise ValueError(f"{where}: a diffusion model compares data with its predicted clean "
+                         "samples, so it needs regularizer.mode: reconstruction, got "
+                         f"{recipe.regularizer.mode!r}")
+    if recipe.sample.temperature != 1.0:
+        raise ValueError(f"{where}.sample.temperature must be 1.0 for a diffusion model (it has "
+                         f"no prior temperature), got {recipe.sample.temperature}")
+    for name, valid in (("schedule", SCHEDULES), ("sampler", SAMPLERS)):
+        if getattr(diffusion, name) not in valid:
+            raise ValueError(f"unknown {where}.model.diffusion.{name} "
+                             f"{getattr(diffusion, name)!r}; valid: {', '.join(valid)}")
+    if kind == "diffusion" and domain.to_tensor is GenerativeDomain.to_tensor:
+        raise ValueError(f"{where}: the {domain.name} domain has no tensor form to diffuse; use "
+                         "model.kind: latent_diffusion (diffusion over a trained TopoVAE's "
+                         "codes, model.diffusion.vae_run)")
+    if kind == "latent_diffusion" and diffusion.vae_run is None:
+        raise ValueError(f"{where}: model.kind latent_diffusion needs "
+                         "model.diffusion.vae_run, the run directory of a trained TopoVAE of "
+                         f"the {domain.name} domain (made by `toposci train`)")
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

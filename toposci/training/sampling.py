@@ -1,4 +1,11 @@
-"""Drawing samples from a trained run: decode prior codes, check validity, write files."""
+"""Drawing samples from a trained run, check their validity, write files.
+
+A TopoVAE decodes codes drawn from its prior; a diffusion model runs its sampler (the recipe's
+``model.diffusion.sampler`` and ``sample_steps``) from Gaussian noise, and a latent diffusion
+model then decodes the denoised codes with its TopoVAE's decoder. Either way the domain's
+``generate`` turns the output into samples and checks them (molecules: validity without and with
+the valence correction, side by side).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import torch
 from tqdm.auto import tqdm
 
 from toposci.domains.base import Generated
+from toposci.models.diffusion import TopoDiffusionLite
+from toposci.models.topovae import TopoVAE
 from toposci.training.trainer import load_run
 
 __all__ = ["SampleReport", "sample_run"]
@@ -22,7 +31,7 @@ class SampleReport:
 
     Attributes:
         n: samples drawn.
-        temperature: prior scale (1 = the prior itself).
+        temperature: prior scale (1 = the prior itself; always 1 for a diffusion model).
         correction: the decoding (``"none"``: raw decoder output, i.e. *without correction*).
         valid_fraction: fraction of samples passing the domain's validity check.
         validity_by_correction: the valid fraction of the same samples under each decoding the
@@ -53,9 +62,11 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
         n: number of samples.
         out: output file; the domain's usual format (``.smi`` molecules, ``.npz`` arrays ...).
             The report goes beside it as ``<stem>_report.json``.
-        temperature, correction, batch_size: default to the recipe's ``sample`` section.
-        seed: seed of the prior draws.
-        device: where to run the decoder.
+        temperature, correction, batch_size: default to the recipe's ``sample`` section; a
+            diffusion model takes temperature 1 only.
+        seed: seed of the prior draws (and of a diffusion sampler's noise).
+        device: where to run the model.
+        progress: progress bars over the batches (and a diffusion sampler's steps).
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -67,7 +78,8 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
     g = torch.Generator().manual_seed(seed)
     parts: list[Generated] = []
     for start in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress):
-        output = model.sample(min(batch_size, n - start), temperature=temperature, generator=g)
+        output = _draw(model, min(batch_size, n - start), temperature=temperature,
+                       generator=g, progress=progress)
         parts.append(domain.generate(output, correction=correction))
     generated = Generated([x for p in parts for x in p.items],
                           [v for p in parts for v in p.validity], correction,
@@ -85,3 +97,11 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
     report.files.append(str(report_path))
     report_path.write_text(json.dumps(asdict(report), indent=2))
     return report
+
+
+def _draw(model: TopoVAE | TopoDiffusionLite, n: int, *, temperature: float,
+          generator: torch.Generator, progress: bool) -> Any:
+    """``n`` samples as the decoder output the domain's ``generate`` takes."""
+    if isinstance(model, TopoDiffusionLite):  # its sampler's steps are worth a progress bar
+        return model.sample(n, temperature=temperature, generator=generator, progress=progress)
+    return model.sample(n, temperature=temperature, generator=generator)

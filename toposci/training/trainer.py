@@ -7,10 +7,23 @@ A run directory holds:
   after every epoch;
 * ``metrics.csv`` — one row per finished epoch (train and validation loss terms, β, seconds).
 
+The recipe's ``model.kind`` picks the model, and the loop is the same for all three:
+
+* ``vae``: a :class:`~toposci.models.TopoVAE` of the domain's encoder and decoder.
+* ``diffusion``: a :class:`~toposci.models.TopoDiffusionLite` on the domain's tensor form
+  (``domain.to_tensor``); the checkpoint records its ``sample_shape``. Its loss terms fill the
+  same columns: ``reconstruction`` is the noise-prediction error, ``kl`` is 0 (and β too).
+* ``latent_diffusion``: a TopoDiffusionLite over the codes of a trained TopoVAE run
+  (``model.diffusion.vae_run``). The trainer reads that run once, encodes the training and
+  validation sets into posterior means (with their topology views when γ > 0), keeps them in
+  memory and trains on batches of codes. The checkpoint holds the VAE's weights (they are part
+  of the model) and records its recipe (``vae``), so the run loads, samples and resumes without
+  the VAE run.
+
 The order of the training samples in epoch ``e`` comes from a generator seeded with
-``(seed, e)``, and all other randomness (reparameterization noise, dropout) from the global
-torch RNG, whose state is checkpointed. A run resumed from its last checkpoint therefore
-continues exactly as if it had not stopped.
+``(seed, e)``, and all other randomness (reparameterization and diffusion noise, diffusion
+steps, dropout) from the global torch RNG, whose state is checkpointed. A run resumed from its
+last checkpoint therefore continues exactly as if it had not stopped.
 
 Under ``torchrun`` (see :mod:`toposci.training.distributed`) the same loop trains a
 DistributedDataParallel model on ``W`` processes:
@@ -21,15 +34,18 @@ DistributedDataParallel model on ``W`` processes:
   as a last batch of one sample does in a single process. Each rank's loss is weighted by
   ``W B_r / B``, so that DDP's gradient average is the gradient of the global batch mean even
   when the parts differ in size.
-* Each rank draws its own reparameterization noise: rank 0 continues the single-process
-  stream, rank ``r > 0`` is seeded from ``(seed, r)``. Every rank's RNG state is checkpointed
-  (``rng_ranks``), so a run resumed on the same number of processes continues exactly.
+* Each rank draws its own noise (reparameterization, diffusion noise and steps): rank 0
+  continues the single-process stream, rank ``r > 0`` is seeded from ``(seed, r)``. Every
+  rank's RNG state is checkpointed (``rng_ranks``), so a run resumed on the same number of
+  processes continues exactly.
 * The topological term is computed per rank on its local batch (``train.distributed_topology:
   local``) or on the global batch (``gather``: the regularizer's inputs are all-gathered with
-  gradients, and the update equals the single-process one).
+  gradients, and for a TopoVAE the update equals the single-process one; a diffusion model's
+  term then compares the union of the ranks' random sub-batches).
 * Rank 0 alone validates (the single-process validation, unchanged), logs, shows progress
   bars and writes the run files; it reads the checkpoint on resume and sends it to the others,
-  so the run directory need only be on rank 0's machine.
+  so the run directory need only be on rank 0's machine. Rank 0 also reads a latent diffusion's
+  VAE run and sends it to the others; every rank encodes the whole data set itself.
 """
 
 from __future__ import annotations
@@ -37,13 +53,14 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import operator
 import os
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -54,10 +71,13 @@ from tqdm.auto import tqdm
 
 from toposci._files import torch_save_atomic
 from toposci.domains.base import DomainData, GenerativeDomain, get_domain, move_to
+from toposci.models.diffusion import TopoDiffusionLite, build_diffusion
+from toposci.models.latent_diffusion import LatentCodes, build_latent_diffusion, encode_dataset
 from toposci.models.topovae import LossTerms, TopoVAE
 from toposci.topology.losses import TopoRegularizer
 from toposci.training.config import (
     DISTRIBUTED_TOPOLOGY,
+    MODEL_KINDS,
     Recipe,
     RegularizerConfig,
     recipe_from_dict,
@@ -88,7 +108,7 @@ class TrainResult:
     """What a finished (or resumed and finished) run produced."""
 
     run_dir: Path
-    model: TopoVAE
+    model: TopoVAE | TopoDiffusionLite
     history: list[dict[str, float]]
     device: torch.device
     rank: int = 0  # this process's rank under torchrun (0 in a single process)
@@ -117,16 +137,32 @@ def _regularizer(cfg: RegularizerConfig, projection: nn.Module | None) -> TopoRe
                            backend=cfg.backend)
 
 
-def build_model(recipe: Recipe, domain: GenerativeDomain, *,
-                view_features: int | None = None) -> TopoVAE:
-    """The recipe's TopoVAE with freshly initialised parameters.
+class _Inputs(NamedTuple):
+    """What :func:`build_model` takes beyond the recipe (which kind needs what: see there)."""
+
+    sample_shape: Sequence[int] | None
+    vae: TopoVAE | None
+    codes: LatentCodes | None
+
+
+def build_model(recipe: Recipe, domain: GenerativeDomain, *, view_features: int | None = None,
+                sample_shape: Sequence[int] | None = None, vae: TopoVAE | None = None,
+                codes: LatentCodes | None = None) -> TopoVAE | TopoDiffusionLite:
+    """The recipe's model (``model.kind``) with freshly initialised parameters.
 
     Args:
         recipe: the checked recipe.
         domain: its domain.
         view_features: ``F`` of the domain's topology view; needed for
             ``regularizer.projection: autoencoder`` (the projection's input size).
+        sample_shape: kind ``diffusion``: the shape of ``domain.to_tensor`` of one sample.
+        vae: kind ``latent_diffusion``: the trained TopoVAE (frozen by this call).
+        codes: kind ``latent_diffusion``: the training set's codes, whose statistics
+            standardise the diffused codes; None leaves them to a checkpoint's state.
     """
+    kind = recipe.model.kind
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown model.kind {kind!r}; valid: {', '.join(_BUILDERS)}")
     reg_cfg = recipe.regularizer
     modes = ("none", "autoencoder")
     if reg_cfg.projection not in modes:
@@ -137,13 +173,50 @@ def build_model(recipe: Recipe, domain: GenerativeDomain, *,
         if view_features is None:
             raise ValueError("regularizer.projection 'autoencoder' needs view_features")
         projection = _ViewProjection(view_features, reg_cfg.projection_dim)
-    return TopoVAE(
-        domain.make_encoder(recipe.model.encoder),
-        domain.make_decoder(recipe.model.decoder, recipe.model.latent_dim),
-        latent_dim=recipe.model.latent_dim, io=domain,
-        regularizer=_regularizer(reg_cfg, projection) if recipe.model.gamma > 0 else None,
-        beta=recipe.model.beta, gamma=recipe.model.gamma,
-    )
+    regularizer = _regularizer(reg_cfg, projection) if recipe.model.gamma > 0 else None
+    return _BUILDERS[kind](recipe, domain, regularizer, _Inputs(sample_shape, vae, codes))
+
+
+def _build_vae(recipe: Recipe, domain: GenerativeDomain, regularizer: TopoRegularizer | None,
+               inputs: _Inputs) -> TopoVAE:
+    m = recipe.model
+    return TopoVAE(domain.make_encoder(m.encoder), domain.make_decoder(m.decoder, m.latent_dim),
+                   latent_dim=m.latent_dim, io=domain, regularizer=regularizer, beta=m.beta,
+                   gamma=m.gamma)
+
+
+def _diffusion_options(recipe: Recipe) -> dict[str, Any]:
+    """The options both diffusion kinds take from ``model`` and ``model.diffusion``."""
+    d = recipe.model.diffusion
+    return {"gamma": recipe.model.gamma, "schedule": d.schedule, "timesteps": d.timesteps,
+            "topo_batch": d.topo_batch, "topo_min_snr": d.topo_min_snr, "sampler": d.sampler,
+            "sample_steps": d.sample_steps, "eta": d.eta, "clip": d.clip, "hidden": d.hidden,
+            "time_dim": d.time_dim}
+
+
+def _build_diffusion(recipe: Recipe, domain: GenerativeDomain,
+                     regularizer: TopoRegularizer | None, inputs: _Inputs) -> TopoDiffusionLite:
+    if inputs.sample_shape is None:
+        raise ValueError("model.kind diffusion needs sample_shape, the shape of "
+                         "domain.to_tensor of one sample")
+    return build_diffusion(domain, tuple(inputs.sample_shape), regularizer=regularizer,
+                           channels=recipe.model.diffusion.channels,
+                           **_diffusion_options(recipe))
+
+
+def _build_latent_diffusion(recipe: Recipe, domain: GenerativeDomain,
+                            regularizer: TopoRegularizer | None,
+                            inputs: _Inputs) -> TopoDiffusionLite:
+    if inputs.vae is None:
+        raise ValueError("model.kind latent_diffusion needs the trained TopoVAE (vae=)")
+    return build_latent_diffusion(inputs.vae, inputs.codes, io=domain, regularizer=regularizer,
+                                  **_diffusion_options(recipe))
+
+
+_BUILDERS: dict[str, Callable[[Recipe, GenerativeDomain, TopoRegularizer | None, _Inputs],
+                              TopoVAE | TopoDiffusionLite]] = {
+    "vae": _build_vae, "diffusion": _build_diffusion,
+    "latent_diffusion": _build_latent_diffusion}
 
 
 def _fit_projection(projection: nn.Module, views: Callable[[Tensor], Tensor], n: int,
@@ -169,6 +242,113 @@ def _fit_projection(projection: nn.Module, views: Callable[[Tensor], Tensor], n:
             total += float(loss.detach()) * x.shape[0]
         logger.info("projection autoencoder epoch %d: reconstruction %.4f", epoch + 1, total / n)
     projection.requires_grad_(False)
+
+
+# --------------------------------------------------------------------------- samples by model kind
+
+
+@dataclass
+class _Setup:
+    """The samples a model trains on, and what it needs beyond the recipe.
+
+    Attributes:
+        train, val: the samples ``collate`` batches: the domain's own, or (latent diffusion)
+            :class:`~toposci.models.LatentCodes` of them.
+        collate: ``(samples, indices (B,)) -> batch``, the domain's or indexing.
+        inputs: keyword arguments of :func:`build_model` (``sample_shape``, ``vae``, ``codes``).
+        saved: checkpoint entries from which :func:`load_run` builds the model again.
+    """
+
+    train: Any
+    val: Any
+    collate: Callable[[Any, Tensor], Any]
+    inputs: dict[str, Any] = field(default_factory=dict)
+    saved: dict[str, Any] = field(default_factory=dict)
+
+
+_VAE_PREFIX = "io.vae."  # a latent diffusion's state-dict keys of its TopoVAE
+
+
+def _setup_vae(recipe: Recipe, domain: GenerativeDomain, data: DomainData, first: Any,
+               ckpt: dict[str, Any] | None, ctx: DistContext, dev: torch.device) -> _Setup:
+    return _Setup(data.train, data.val, domain.collate)
+
+
+def _setup_diffusion(recipe: Recipe, domain: GenerativeDomain, data: DomainData, first: Any,
+                     ckpt: dict[str, Any] | None, ctx: DistContext,
+                     dev: torch.device) -> _Setup:
+    shape = list(domain.to_tensor(first).shape[1:])  # (B, *S) -> S
+    return _Setup(data.train, data.val, domain.collate, {"sample_shape": shape},
+                  {"sample_shape": shape})
+
+
+def _setup_latent_diffusion(recipe: Recipe, domain: GenerativeDomain, data: DomainData,
+                            first: Any, ckpt: dict[str, Any] | None, ctx: DistContext,
+                            dev: torch.device) -> _Setup:
+    """Codes of the VAE run (rank 0 reads it), or on resume of the VAE in the checkpoint."""
+    if ckpt is None:
+        saved, state = ctx.run_on_main(lambda: _read_vae_run(recipe))
+    else:
+        saved = ckpt["vae"]
+        state = {k[len(_VAE_PREFIX):]: v for k, v in ckpt["model"].items()
+                 if k.startswith(_VAE_PREFIX)}
+    vae = _vae_from(saved)
+    vae.load_state_dict(state)
+    vae.to(dev).eval()
+    views = recipe.model.gamma > 0
+    logger.info("encoding %d + %d samples with the TopoVAE of %s", len(data.train),
+                len(data.val), saved["run"])
+    train, val = (_encode(vae, domain, samples, recipe.train.batch_size, dev, views=views)
+                  for samples in (data.train, data.val))
+    return _Setup(train, val, operator.getitem, {"vae": vae, "codes": train}, {"vae": saved})
+
+
+_SETUPS: dict[str, Callable[..., _Setup]] = {
+    "vae": _setup_vae, "diffusion": _setup_diffusion,
+    "latent_diffusion": _setup_latent_diffusion}
+
+
+def _read_vae_run(recipe: Recipe) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The TopoVAE run named by ``model.diffusion.vae_run``: its record for the checkpoint
+    (``run``, ``recipe``, ``view_features``) and its weights."""
+    run = recipe.model.diffusion.vae_run
+    if run is None or not (Path(run) / CHECKPOINT_FILE).is_file():
+        raise FileNotFoundError(
+            f"model.diffusion.vae_run: {run} is not a trained run (no {CHECKPOINT_FILE}); "
+            f"train a TopoVAE recipe of the {recipe.domain} domain into it first: "
+            f"`toposci train RECIPE --out {run}`")
+    vae_recipe, _, vae, ckpt = load_run(run)
+    if not isinstance(vae, TopoVAE):
+        raise ValueError(f"model.diffusion.vae_run: {run} trained a {vae_recipe.model.kind} "
+                         "model, not a TopoVAE")
+    if vae_recipe.domain != recipe.domain:
+        raise ValueError(f"model.diffusion.vae_run: {run} is a TopoVAE of the "
+                         f"{vae_recipe.domain} domain, this recipe's is {recipe.domain}")
+    if vae_recipe.data != recipe.data:
+        theirs, ours = vars(vae_recipe.data), vars(recipe.data)
+        logger.warning("the data options differ from those of the TopoVAE run %s (%s); the "
+                       "diffusion model learns the codes of this recipe's data", run,
+                       ", ".join(f"{k}: {theirs[k]!r} there, {ours[k]!r} here"
+                                 for k in ours if ours[k] != theirs[k]))
+    saved = {"run": str(run), "recipe": vae_recipe.to_dict(),
+             "view_features": ckpt.get("view_features")}
+    return saved, vae.state_dict()
+
+
+def _vae_from(saved: dict[str, Any]) -> TopoVAE:
+    """An untrained TopoVAE of the recipe a latent diffusion records (``saved``)."""
+    recipe = recipe_from_dict(saved["recipe"], where=f"TopoVAE recipe of {saved['run']}")
+    domain = get_domain(recipe.domain)(recipe.data)
+    return build_model(recipe, domain, view_features=saved["view_features"])
+
+
+def _encode(vae: TopoVAE, domain: GenerativeDomain, samples: Any, batch_size: int,
+            dev: torch.device, *, views: bool) -> LatentCodes:
+    """Posterior means ``(N, d)`` of ``samples`` (and their data views ``(N, F)``), on the CPU
+    like any other training samples."""
+    chunks = torch.arange(len(samples)).split(batch_size)
+    batches = (move_to(domain.collate(samples, idx), dev) for idx in chunks)
+    return encode_dataset(vae, batches, io=domain if views else None).to("cpu")
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -212,8 +392,11 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu"
-             ) -> tuple[Recipe, GenerativeDomain, TopoVAE, dict[str, Any]]:
+             ) -> tuple[Recipe, GenerativeDomain, TopoVAE | TopoDiffusionLite, dict[str, Any]]:
     """The recipe, domain and trained model of a run directory (its latest checkpoint).
+
+    A latent diffusion run needs no other run: its checkpoint holds the TopoVAE's weights and
+    recipe.
 
     Returns:
         ``(recipe, domain, model, checkpoint)``; the model is in eval mode on ``device``.
@@ -227,7 +410,9 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu"
                               where=str(run_dir / CONFIG_FILE))
     ckpt = _read_checkpoint(ckpt_path)
     domain = get_domain(recipe.domain)(recipe.data)
-    model = build_model(recipe, domain, view_features=ckpt.get("view_features"))
+    model = build_model(recipe, domain, view_features=ckpt.get("view_features"),
+                        sample_shape=ckpt.get("sample_shape"),
+                        vae=_vae_from(ckpt["vae"]) if "vae" in ckpt else None)
     model.load_state_dict(ckpt["model"])
     return recipe, domain, model.to(device).eval(), ckpt
 
@@ -257,7 +442,7 @@ def _mean_terms(sums: dict[str, float], count: int, prefix: str) -> dict[str, fl
 
 def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
           device: str | None = None) -> TrainResult:
-    """Train a recipe's TopoVAE, writing ``run_dir`` as described in the module docstring.
+    """Train a recipe's model, writing ``run_dir`` as described in the module docstring.
 
     Runs unchanged in one process or under ``torchrun`` (one call per process; rank 0 writes
     ``run_dir``).
@@ -271,8 +456,10 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
 
     Raises:
         FileExistsError: ``run_dir`` already has a checkpoint and ``resume`` is False.
+        FileNotFoundError: a latent diffusion's ``model.diffusion.vae_run`` holds no run.
         ValueError: the recipe differs from the one being resumed, the global batch leaves a
-            process fewer than two samples, or the loss stops being finite.
+            process fewer than two samples, the VAE run is not a TopoVAE of the recipe's
+            domain, or the loss stops being finite.
     """
     cfg = recipe.train
     run_dir = Path(run_dir)
@@ -281,6 +468,9 @@ def train(recipe: Recipe, run_dir: str | Path, *, resume: bool = False, progress
     if cfg.distributed_topology not in DISTRIBUTED_TOPOLOGY:
         raise ValueError(f"unknown train.distributed_topology {cfg.distributed_topology!r}; "
                          f"valid: {', '.join(DISTRIBUTED_TOPOLOGY)}")
+    if recipe.model.kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model.kind {recipe.model.kind!r}; valid: "
+                         f"{', '.join(MODEL_KINDS)}")
     ctx, dev = init_distributed(device or cfg.device)
     with ctx.main_logging():
         return _train(recipe, run_dir, ctx, dev, resume=resume,
@@ -327,11 +517,14 @@ def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *
         raise ValueError(f"need at least 2 training samples per process and 2 validation "
                          f"samples, got {n_train} and {len(data.val)} on {W} process(es)")
 
-    def views(idx: Tensor) -> Tensor:
-        return domain.data_view(move_to(domain.collate(data.train, idx), dev))
+    first = move_to(domain.collate(data.train, torch.arange(2)), dev)
+    view_features = domain.data_view(first).shape[1]
+    setup = _SETUPS[recipe.model.kind](recipe, domain, data, first, ckpt, ctx, dev)
+    model = build_model(recipe, domain, view_features=view_features, **setup.inputs).to(dev)
 
-    view_features = views(torch.arange(2)).shape[1]
-    model = build_model(recipe, domain, view_features=view_features).to(dev)
+    def views(idx: Tensor) -> Tensor:
+        return model.io.data_view(move_to(setup.collate(setup.train, idx), dev))
+
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict[str, float]] = []
     start = 0
@@ -368,12 +561,12 @@ def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *
                            "time budget of %s minutes", epoch, cfg.epochs,
                            cfg.time_budget_minutes)
             break
-        train_terms = _run_epoch(net, model, domain, data, epoch, recipe, dev, opt, progress,
-                                 ctx)
-        beta = model.beta  # at the end of the epoch (it rises during KL warm-up)
+        train_terms = _run_epoch(net, model, setup, epoch, recipe, dev, opt, progress, ctx)
+        # at the end of the epoch (it rises during KL warm-up); a diffusion model has no KL
+        beta = model.beta if isinstance(model, TopoVAE) else 0.0
         row = None
         if ctx.is_main:
-            val_terms = _validate(model, domain, data, recipe, dev)
+            val_terms = _validate(model, setup, recipe, dev)
             row = {"epoch": epoch + 1, **train_terms, **val_terms, "beta": beta,
                    "seconds": time.perf_counter() - t0}
         row = ctx.broadcast(row)
@@ -382,7 +575,8 @@ def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *
         if ctx.is_main:
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                      "epoch": epoch + 1, "history": history, "rng": rng[0],
-                     "recipe": recipe.to_dict(), "view_features": view_features}
+                     "recipe": recipe.to_dict(), "view_features": view_features,
+                     **setup.saved}
             if ctx.enabled:
                 state.update(rng_ranks=rng, world_size=W)
             torch_save_atomic(state, ckpt_path)
@@ -392,7 +586,8 @@ def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *
     if gather is not None:
         gather.remove()
     ctx.barrier()  # every rank returns after rank 0 has written the last checkpoint
-    model.beta = recipe.model.beta
+    if isinstance(model, TopoVAE):
+        model.beta = recipe.model.beta
     return TrainResult(run_dir, model.eval(), history, dev, ctx.rank)
 
 
@@ -439,23 +634,24 @@ def _beta(recipe: Recipe, progress: float) -> float:
     return recipe.model.beta * (1.0 if warm <= 0 else min(1.0, progress / warm))
 
 
-def _run_epoch(net: nn.Module, model: TopoVAE, domain: GenerativeDomain, data: DomainData,
-               epoch: int, recipe: Recipe, dev: torch.device, opt: torch.optim.Optimizer,
-               progress: bool, ctx: DistContext) -> dict[str, float]:
+def _run_epoch(net: nn.Module, model: TopoVAE | TopoDiffusionLite, setup: _Setup, epoch: int,
+               recipe: Recipe, dev: torch.device, opt: torch.optim.Optimizer, progress: bool,
+               ctx: DistContext) -> dict[str, float]:
     """One epoch of ``net`` (``model`` itself, or its DDP wrapper); the global mean terms."""
     cfg = recipe.train
     W = ctx.world_size
     net.train()
-    batches = _batches(_epoch_order(len(data.train), cfg.seed, epoch), cfg.batch_size,
+    batches = _batches(_epoch_order(len(setup.train), cfg.seed, epoch), cfg.batch_size,
                        cfg.max_steps_per_epoch, min_last=2 * W)
     sums = dict.fromkeys(_TERMS, 0.0)
     count = 0
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                leave=False)
     for step, idx in enumerate(bar):
-        model.beta = _beta(recipe, epoch + (step + 1) / len(batches))
+        if isinstance(model, TopoVAE):
+            model.beta = _beta(recipe, epoch + (step + 1) / len(batches))
         local = local_slice(idx, ctx.rank, W)
-        terms = net(move_to(domain.collate(data.train, local), dev))
+        terms = net(move_to(setup.collate(setup.train, local), dev))
         B = local.numel()
         # (4 terms x B, B) summed over ranks: the global batch's sums, the same on every rank
         totals = ctx.all_reduce_sum(torch.tensor(
@@ -484,18 +680,18 @@ def _run_epoch(net: nn.Module, model: TopoVAE, domain: GenerativeDomain, data: D
 
 
 @torch.no_grad()
-def _validate(model: TopoVAE, domain: GenerativeDomain, data: DomainData, recipe: Recipe,
+def _validate(model: TopoVAE | TopoDiffusionLite, setup: _Setup, recipe: Recipe,
               dev: torch.device) -> dict[str, float]:
     """Loss terms on the first ``val_batches`` batches of the validation set (fixed order)."""
     model.eval()
     cfg = recipe.train
-    batches = _batches(torch.arange(len(data.val)), cfg.batch_size, cfg.val_batches)
+    batches = _batches(torch.arange(len(setup.val)), cfg.batch_size, cfg.val_batches)
     sums = dict.fromkeys(_TERMS, 0.0)
     count = 0
     state = torch.get_rng_state()  # validation noise must not shift the training RNG stream
     torch.manual_seed(cfg.seed)
     for idx in batches:
-        terms = model(move_to(domain.collate(data.val, idx), dev))
+        terms = model(move_to(setup.collate(setup.val, idx), dev))
         for t in _TERMS:
             sums[t] += float(getattr(terms, t)) * idx.numel()
         count += idx.numel()
