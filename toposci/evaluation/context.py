@@ -20,14 +20,9 @@ from toposci.domains.base import DomainData, Generated, move_to
 from toposci.evaluation.options import EvaluationOptions
 from toposci.training.trainer import load_run
 
-__all__ = ["PriorSamples", "RunContext", "missing_encoder", "model_kind"]
+__all__ = ["PriorSamples", "RunContext", "missing_encoder"]
 
 _LATENT_PARTS = ("encode", "posterior", "decoder")
-
-
-def model_kind(recipe: Any) -> str:
-    """The recipe's model kind (``model.kind`` where the config has it, else ``"topovae"``)."""
-    return str(getattr(recipe.model, "kind", "topovae"))
 
 
 def missing_encoder(model: Any, kind: str) -> str | None:
@@ -77,7 +72,7 @@ class RunContext:
     @property
     def no_encoder_reason(self) -> str | None:
         """Why the latent-space metrics do not apply (None when they do)."""
-        return missing_encoder(self.model, model_kind(self.recipe))
+        return missing_encoder(self.model, self.recipe.model.kind)
 
     # ------------------------------------------------------------------ data
     @functools.cached_property

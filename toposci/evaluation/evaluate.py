@@ -33,7 +33,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from toposci.download import sha256_file
-from toposci.evaluation.context import RunContext, model_kind
+from toposci.evaluation.context import RunContext
 from toposci.evaluation.options import EvaluationOptions
 from toposci.evaluation.sections import SectionSkipped, jsonable
 from toposci.training.config import recipe_from_dict
@@ -118,7 +118,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
             seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
     reg = recipe.regularizer
     return jsonable({
-        "name": recipe.name, "domain": recipe.domain, "model_kind": model_kind(recipe),
+        "name": recipe.name, "domain": recipe.domain, "model_kind": recipe.model.kind,
         "gamma": recipe.model.gamma, "beta": recipe.model.beta,
         "latent_dim": recipe.model.latent_dim,
         "regularizer": {"mode": reg.mode, "vectorization": reg.vectorization,
