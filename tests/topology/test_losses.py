@@ -139,6 +139,31 @@ def test_signature_loss_averages_over_clouds():
     assert loss(x, z).item() == pytest.approx(separate.item(), rel=1e-12)
 
 
+def test_signature_loss_matches_the_papers_sum_over_gudhi_pairing_edges():
+    # Moor et al.'s loss summed edge by edge with every repeat (an edge that is an MST edge of
+    # both spaces counts twice), from the persistence pairs of GUDHI's Rips complex.
+    gudhi = pytest.importorskip("gudhi")
+    x, z = _clouds(20, B=1, N=14, D=5)[0], _clouds(21, B=1, N=14, D=2)[0]
+
+    def edges(points: torch.Tensor) -> list[tuple[int, int]]:
+        rips = gudhi.RipsComplex(points=points.numpy()).create_simplex_tree(max_dimension=2)
+        rips.compute_persistence(homology_coeff_field=2)
+        out = []
+        for birth, death in rips.persistence_pairs():
+            for simplex in (birth, death):
+                if len(simplex) >= 2:  # the longest edge of the simplex (its filtration value)
+                    out.append(max(((a, b) for a in simplex for b in simplex if a < b),
+                                   key=lambda e: float((points[e[0]] - points[e[1]]).norm())))
+        return out
+
+    def length(points: torch.Tensor, e: tuple[int, int]) -> float:
+        return float((points[e[0]] - points[e[1]]).norm())
+
+    expected = sum(0.5 * (length(x, e) - length(z, e)) ** 2 for e in edges(x) + edges(z))
+    got = SignatureLoss(homology_dims=(0, 1))(x, z).item()
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
 @pytest.mark.parametrize("filtration", ["rips", "knn"])
 def test_signature_loss_gradcheck(filtration):
     x = _clouds(16, B=1, N=10, D=4)[0].requires_grad_(True)

@@ -261,10 +261,13 @@ class SignatureLoss(nn.Module):
         with torch.no_grad():
             dist_x, dist_z = _pairing_distances(x), _pairing_distances(z)  # (B, N, N) each
         pairs_x, pairs_z = pairs_of(x, z, dist_x, dist_z, dims)
-        scale_x, scale_z = self._scale(dist_x).to(x.dtype), self._scale(dist_z).to(z.dtype)
-        edges, weights = _weighted_edges(pairs_x, pairs_z, dims_weights)  # (B, E, 2), (B, E)
-        mismatch = _edge_lengths(x, edges) / scale_x - _edge_lengths(z, edges) / scale_z
-        return (weights.to(x.dtype) * mismatch.square()).sum(dim=1).mean()
+        B, N, _ = x.shape
+        ends, weights = _weighted_edges(pairs_x, pairs_z, dims_weights, N)  # (U, 2), (U,)
+        cloud = ends[:, 0] // N  # (U,)
+        scale_x = self._scale(dist_x).to(x.dtype)[cloud]  # (U,)
+        scale_z = self._scale(dist_z).to(z.dtype)[cloud]
+        mismatch = _edge_lengths(x, ends) / scale_x - _edge_lengths(z, ends) / scale_z  # (U,)
+        return (weights.to(x.dtype) * mismatch.square()).sum() / B
 
     def _rips_pairs(self, x: Tensor, _: Tensor, dist_x: Tensor, dist_z: Tensor,
                     dims: list[int]) -> tuple[dict[int, PersistencePairs], ...]:
@@ -283,24 +286,29 @@ class SignatureLoss(nn.Module):
                      for p in (x, z))
 
     def _scale(self, dist: Tensor) -> Tensor:
-        """``(B, 1)`` divisor of each cloud's distances ``(B, N, N)`` (1 without
+        """``(B,)`` divisor of each cloud's distances ``(B, N, N)`` (1 without
         normalisation)."""
-        B = dist.shape[0]
         if not self.normalize:
-            return dist.new_ones(B, 1)
+            return dist.new_ones(dist.shape[0])
         largest = dist.amax(dim=(1, 2))  # (B,)
-        return torch.where(largest > 0, largest, torch.ones_like(largest)).unsqueeze(1)
+        return torch.where(largest > 0, largest, torch.ones_like(largest))
 
 
 def _weighted_edges(pairs_x: dict[int, PersistencePairs], pairs_z: dict[int, PersistencePairs],
-                    dims_weights: list[tuple[int, float]]) -> tuple[Tensor, Tensor]:
-    """Every birth and death edge of both pairings, each with its weight in the loss.
+                    dims_weights: list[tuple[int, float]], n: int) -> tuple[Tensor, Tensor]:
+    """Every distinct birth and death edge of both pairings, with its total weight in the loss.
 
-    An edge of dimension ``d`` weighs ``w_d / 2`` (the ½ of each of the two terms); padding
-    rows and infinite deaths weigh 0.
+    An edge of dimension ``d`` weighs ``w_d / 2`` (the ½ of each of the two terms); an edge in
+    several places (an MST edge of both spaces, the birth edge of an H1 bar that is also an MST
+    edge, ...) is kept once with the sum of its weights, which leaves the loss unchanged, since
+    every copy has the same mismatch. Padding rows and infinite deaths are dropped.
+
+    Args:
+        n: points per cloud ``N``.
 
     Returns:
-        ``edges (B, E, 2)`` vertex indices (``-1`` where the weight is 0) and ``weights (B, E)``.
+        ``ends (U, 2)`` vertex indices into the flattened clouds ``(B * N, ...)`` and
+        ``weights (U,)``.
     """
     edges, weights = [], []
     for dim, weight in dims_weights:
@@ -308,18 +316,23 @@ def _weighted_edges(pairs_x: dict[int, PersistencePairs], pairs_z: dict[int, Per
             for part in (pairs.birth_edges, pairs.death_edges):
                 edges.append(part)
                 weights.append((pairs.mask & (part[..., 0] >= 0)) * (0.5 * weight))
-    return torch.cat(edges, dim=1), torch.cat(weights, dim=1)
+    edge, weight = torch.cat(edges, dim=1), torch.cat(weights, dim=1)  # (B, E, 2), (B, E)
+    B = edge.shape[0]
+    cloud = torch.arange(B, device=edge.device).unsqueeze(1) * n  # (B, 1)
+    low = cloud + edge.amin(dim=2).clamp_min(0)  # (B, E) flattened index of the lower end
+    key = low * n + edge.amax(dim=2).clamp_min(0)  # (B, E) one number per edge (padding: 0)
+    total = weight.new_zeros(B * n * n).index_add_(0, key.flatten(), weight.flatten())
+    key = total.nonzero().squeeze(1)  # (U,) the edges of positive weight
+    low = key // n
+    return torch.stack([low, low - low % n + key % n], dim=1), total[key]
 
 
-def _edge_lengths(points: Tensor, edges: Tensor) -> Tensor:
-    """Differentiable lengths ``(B, E)`` of edges ``(B, E, 2)`` of clouds ``(B, N, D)``; an
-    index ``-1`` reads vertex 0 (give such edges weight 0). Coincident ends get a zero
-    gradient, not NaN."""
-    B, E, _ = edges.shape
-    D = points.shape[2]
-    ends = edges.clamp_min(0).reshape(B, 2 * E, 1).expand(-1, -1, D)  # (B, 2E, D)
-    xy = points.gather(1, ends).reshape(B, E, 2, D)
-    return torch.linalg.vector_norm(xy[:, :, 0] - xy[:, :, 1], dim=-1)  # (B, E)
+def _edge_lengths(points: Tensor, ends: Tensor) -> Tensor:
+    """Differentiable lengths ``(U,)`` of edges ``ends (U, 2)`` (indices into the flattened
+    clouds) of clouds ``(B, N, D)``. Coincident ends get a zero gradient, not NaN."""
+    flat = points.reshape(-1, points.shape[2])  # (B * N, D)
+    return torch.linalg.vector_norm(flat.index_select(0, ends[:, 0])
+                                    - flat.index_select(0, ends[:, 1]), dim=-1)  # (U,)
 
 
 class TopoRegularizer(nn.Module):

@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +46,7 @@ from torch import Tensor
 from toposci._optional import require
 from toposci._validation import check_batch
 from toposci.topology.diagrams import Diagrams
+from toposci.topology.native._threads import shared_pool
 from toposci.topology.native.mst import mst_pairs_native
 
 __all__ = [
@@ -407,8 +407,7 @@ def _backend_pairs(weights: Tensor, valid: Tensor, dims: tuple[int, ...], backen
 
     workers = min(B, n_threads or os.cpu_count() or 1) if engine.threads else 1
     if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, range(B)))
+        results = list(shared_pool(workers).map(one, range(B)))
     else:
         results = [one(b) for b in range(B)]
     return {d: _pad_pairs([r[d] for r in results], d, weights.device) for d in dims if d > 0}
