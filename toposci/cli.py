@@ -99,8 +99,10 @@ def _run_summarize(args: argparse.Namespace) -> int:
 def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a model from a recipe",
-        description="Train the TopoVAE of a recipe (recipes/*.yaml). Writes config.yaml, "
-                    "checkpoint.pt (every epoch) and metrics.csv into the run directory.",
+        description="Train the model of a recipe (recipes/*.yaml; model.kind: a TopoVAE, a "
+                    "diffusion model, or a latent diffusion model over a trained TopoVAE). "
+                    "Writes config.yaml, checkpoint.pt (every epoch) and metrics.csv into the "
+                    "run directory.",
     )
     p.add_argument("recipe", help="recipe YAML file, e.g. recipes/qm9_demo.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -122,9 +124,11 @@ def _run_train(args: argparse.Namespace) -> int:
     if result.rank != 0:
         return 0  # under torchrun, process 0 reports
     last = result.history[-1]
+    terms = (f"reconstruction {last['val_reconstruction']:.4f}, KL {last['val_kl']:.4f}"
+             if recipe.model.kind == "vae" else
+             f"noise prediction {last['val_reconstruction']:.4f}")
     print(f"trained {recipe.name} on {result.device} for {int(last['epoch'])} epochs: "
-          f"validation loss {last['val_loss']:.4f} (reconstruction "
-          f"{last['val_reconstruction']:.4f}, KL {last['val_kl']:.4f}, topological "
+          f"validation loss {last['val_loss']:.4f} ({terms}, topological "
           f"{last['val_topo']:.4f})")
     print(f"  wrote {result.run_dir}/ (config.yaml, checkpoint.pt, metrics.csv)")
     return 0
@@ -133,14 +137,16 @@ def _run_train(args: argparse.Namespace) -> int:
 def _sample_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sample", help="draw samples from a trained run",
-        description="Decode codes drawn from the prior of a trained run, check each sample's "
-                    "validity and write them (molecules: .smi; other domains: .npz) with a "
-                    "JSON report beside them.",
+        description="Draw samples from a trained run (a TopoVAE decodes codes drawn from its "
+                    "prior; a diffusion model runs its sampler from noise, a latent one then "
+                    "decodes with its TopoVAE), check each sample's validity and write them "
+                    "(molecules: .smi; other domains: .npz) with a JSON report beside them.",
     )
     p.add_argument("run_dir", help="a directory made by `toposci train`")
     p.add_argument("-n", type=int, default=None, help="number of samples (default: recipe's)")
     p.add_argument("--out", "-o", required=True, help="output file, e.g. samples.smi")
-    p.add_argument("--temperature", type=float, help="prior scale (default: the recipe's)")
+    p.add_argument("--temperature", type=float, help="prior scale (default: the recipe's; a "
+                                                      "diffusion model takes 1 only)")
     p.add_argument("--correction", help="decoding: none (raw output, the default) or a "
                                         "domain's correction, e.g. valence for molecules")
     p.add_argument("--seed", type=int, default=0)
