@@ -149,6 +149,11 @@ def _sample_parser(sub: argparse._SubParsersAction) -> None:
                                                       "diffusion model takes 1 only)")
     p.add_argument("--correction", help="decoding: none (raw output, the default) or a "
                                         "domain's correction, e.g. valence for molecules")
+    p.add_argument("--sampler", help="diffusion models: ddim (few "
+                                                        "deterministic steps) or ddpm (ancestral, "
+                                                        "all T steps); default: the recipe's")
+    p.add_argument("--steps", type=int, help="diffusion models: DDIM steps (default: the "
+                                             "recipe's sample_steps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -160,8 +165,8 @@ def _run_sample(args: argparse.Namespace) -> int:
 
     n = args.n if args.n is not None else load_run(args.run_dir)[0].sample.n
     report = sample_run(args.run_dir, n, args.out, temperature=args.temperature,
-                        correction=args.correction, seed=args.seed, device=args.device,
-                        progress=not args.quiet)
+                        correction=args.correction, sampler=args.sampler, steps=args.steps,
+                        seed=args.seed, device=args.device, progress=not args.quiet)
     print(f"sampled {report.n} (temperature {report.temperature}, correction "
           f"{report.correction!r}): {100 * report.valid_fraction:.1f}% valid")
     failures = {k: v for k, v in report.reasons.items() if k != "ok"}

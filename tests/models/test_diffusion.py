@@ -72,15 +72,17 @@ def _model(**kwargs) -> TopoDiffusionLite:
 
 
 def test_ddim_steps() -> None:
-    assert ddim_steps(10, 4).tolist() == [9, 6, 3, 0]
-    assert ddim_steps(5, 5).tolist() == [4, 3, 2, 1, 0]
-    assert ddim_steps(7, 1).tolist() == [6]
-    for T, S in ((1000, 50), (100, 33), (17, 16)):
+    assert ddim_steps(10, 4).tolist() == [7, 5, 2, 0]  # floor(3 * 10 / 4), floor(2 * 10 / 4) ...
+    assert ddim_steps(5, 5).tolist() == [4, 3, 2, 1, 0]  # all steps: the full chain
+    assert ddim_steps(1000, 50).tolist() == list(range(980, -1, -20))  # Song et al.'s skip of 20
+    assert ddim_steps(1, 1).tolist() == [0]
+    for T, S in ((100, 33), (17, 16), (1000, 3)):
         steps = ddim_steps(T, S)
-        assert len(steps) == S and steps[0] == T - 1 and steps[-1] == 0
+        assert len(steps) == S and steps[0] == (S - 1) * T // S and steps[-1] == 0
         assert bool((steps[:-1] > steps[1:]).all())
-    with pytest.raises(ValueError, match="steps"):
-        ddim_steps(10, 11)
+    for T, S in ((10, 11), (7, 1), (10, 0)):
+        with pytest.raises(ValueError, match="steps"):
+            ddim_steps(T, S)
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])

@@ -97,6 +97,8 @@ def test_sample_run_writes_samples_and_report(tmp_path: Path) -> None:
     assert again.metrics == report.metrics  # seeded
     with pytest.raises(ValueError, match="unknown correction"):
         sample_run(tmp_path / "run", 5, tmp_path / "u.npz", correction="valence")
+    with pytest.raises(ValueError, match="apply to diffusion models only"):
+        sample_run(tmp_path / "run", 5, tmp_path / "u.npz", sampler="ddpm")
 
 
 def test_cli_train_and_sample(tmp_path: Path, capsys) -> None:
@@ -197,6 +199,15 @@ def test_sampling_a_diffusion_run(tmp_path: Path, capsys) -> None:
     assert main(["sample", str(tmp_path / "run"), "-n", "5", "-o", str(tmp_path / "c.npz"),
                  "-q"]) == 0
     assert "100.0% valid" in capsys.readouterr().out
+    # the sampler and its steps from the command line: DDIM on all T steps with eta 0 is
+    # deterministic, DDPM draws noise on the way, so the two differ from the same seed
+    for sampler, steps in (("ddim", ["--steps", "50"]), ("ddpm", [])):
+        assert main(["sample", str(tmp_path / "run"), "-n", "5", "-o",
+                     str(tmp_path / f"{sampler}.npz"), "--sampler", sampler, *steps, "-q"]) == 0
+    ddim, ddpm = (np.load(tmp_path / f"{s}.npz")["points"] for s in ("ddim", "ddpm"))
+    assert ddim.shape == ddpm.shape == (5, 2) and not np.array_equal(ddim, ddpm)
+    with pytest.raises(ValueError, match="steps must be an int in"):
+        sample_run(tmp_path / "run", 5, tmp_path / "u.npz", steps=1)
 
 
 @pytest.fixture(scope="module")

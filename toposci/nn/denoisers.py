@@ -90,10 +90,17 @@ class _TimeMLP(nn.Module):
 
 class MLPDenoiser(nn.Module):
     """A noise predictor for flat vectors: an MLP whose hidden layers each add a projection of
-    the step's embedding before their activation.
+    the step's embedding before their activation, plus a step-dependent gain on its input.
 
     Layer ``i`` computes ``h_i = act(W_i h_{i-1} + b_i + P_i e(t))``, with ``e(t)`` the step's
-    sinusoidal embedding passed through a small MLP; the output layer is a bare Linear.
+    sinusoidal embedding passed through a small MLP, and the output is
+    ``W_out h + g(t) * x`` with a per-feature gain ``g(t) = G e(t) + c`` (zero at
+    initialization). At high noise the best estimate of the noise is close to ``x_t`` itself,
+    which a plain MLP learns only approximately: on the protein-fragment demo (96 features) its
+    noise error stayed at 0.16 from ``t = 600`` to ``T``, where it should vanish, and the
+    samplers, which divide that error by ``sqrt(abar_t)``, drifted far from the data. The gain
+    is the learned analogue of the skip scaling of Karras et al. (NeurIPS 2022, "Elucidating the
+    design space of diffusion-based generative models", table 1).
 
     Args:
         features: ``D``, the width of a sample.
@@ -122,6 +129,9 @@ class MLPDenoiser(nn.Module):
         self.time_projections = nn.ModuleList(nn.Linear(time_dim, w) for w in widths)
         self.activations = nn.ModuleList(make_activation(activation) for _ in widths)
         self.out = nn.Linear(widths[-1], features)
+        self.gain = nn.Linear(time_dim, features)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.bias)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         """The noise estimate of ``x_t``.
@@ -145,7 +155,7 @@ class MLPDenoiser(nn.Module):
         h = x
         for layer, project, act in zip(self.layers, self.time_projections, self.activations):
             h = act(layer(h) + project(e))  # (B, H_i)
-        return self.out(h)  # (B, D)
+        return self.out(h) + self.gain(e) * x  # (B, D)
 
 
 def _groups(channels: int) -> int:

@@ -48,10 +48,10 @@ class DiffusionConfig:
         sample_steps: DDIM steps (None: ``min(50, T)``).
         eta: DDIM noise scale (0: deterministic given the initial noise).
         clip: clamp predicted clean samples to ``[-clip, clip]`` while sampling (images, scaled
-            to ``[-1, 1]``: 1; other data: a bound on their values); None: no clamp. Worth
-            setting: at the noisiest step of the cosine schedule (``abar`` about 2e-9) the
-            predicted clean sample is the noise estimate's error times about 2e4, and without
-            a clamp DDIM samples of small models can run far off the data.
+            to ``[-1, 1]``: 1, as Ho et al. do; other data: a bound on their values); None: no
+            clamp. The ancestral sampler needs it: its first step, where the cosine schedule's
+            ``beta`` is capped at 0.999 (``abar`` 2.4e-9 at ``T = 1000``), multiplies the noise
+            estimate's error by about 30. DDIM never visits that step (:func:`ddim_steps`).
         hidden: widths of the MLP denoiser (vector samples: points, protein fragments, codes).
         channels: widths of the U-Net denoiser (images).
         time_dim: width of the step embedding.

@@ -53,7 +53,8 @@ class SampleReport:
 
 
 def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: float | None = None,
-               correction: str | None = None, seed: int = 0, batch_size: int | None = None,
+               correction: str | None = None, sampler: str | None = None,
+               steps: int | None = None, seed: int = 0, batch_size: int | None = None,
                device: str = "cpu", progress: bool = True) -> SampleReport:
     """Draw ``n`` samples from a run's model and write them with a JSON report.
 
@@ -64,6 +65,8 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
             The report goes beside it as ``<stem>_report.json``.
         temperature, correction, batch_size: default to the recipe's ``sample`` section; a
             diffusion model takes temperature 1 only.
+        sampler, steps: a diffusion model's sampler (``"ddim"`` or ``"ddpm"``) and DDIM steps;
+            default: the recipe's. A TopoVAE takes neither.
         seed: seed of the prior draws (and of a diffusion sampler's noise).
         device: where to run the model.
         progress: progress bars over the batches (and a diffusion sampler's steps).
@@ -74,12 +77,17 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
     temperature = recipe.sample.temperature if temperature is None else temperature
     correction = recipe.sample.correction if correction is None else correction
     domain.check_correction(correction)
+    options = {key: value for key, value in (("sampler", sampler), ("steps", steps))
+               if value is not None}
+    if options and not isinstance(model, TopoDiffusionLite):
+        raise ValueError(f"sampler and steps apply to diffusion models only (got {options}); "
+                         f"{run_dir} holds a {recipe.model.kind} run")
     batch_size = batch_size or recipe.sample.batch_size
     g = torch.Generator().manual_seed(seed)
     parts: list[Generated] = []
     for start in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress):
         output = _draw(model, min(batch_size, n - start), temperature=temperature,
-                       generator=g, progress=progress)
+                       generator=g, progress=progress, options=options)
         parts.append(domain.generate(output, correction=correction))
     generated = Generated([x for p in parts for x in p.items],
                           [v for p in parts for v in p.validity], correction,
@@ -100,8 +108,10 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, *, temperature: flo
 
 
 def _draw(model: TopoVAE | TopoDiffusionLite, n: int, *, temperature: float,
-          generator: torch.Generator, progress: bool) -> Any:
-    """``n`` samples as the decoder output the domain's ``generate`` takes."""
+          generator: torch.Generator, progress: bool, options: dict[str, Any]) -> Any:
+    """``n`` samples as the decoder output the domain's ``generate`` takes (``options``: a
+    diffusion model's sampler and steps)."""
     if isinstance(model, TopoDiffusionLite):  # its sampler's steps are worth a progress bar
-        return model.sample(n, temperature=temperature, generator=generator, progress=progress)
+        return model.sample(n, temperature=temperature, generator=generator, progress=progress,
+                            **options)
     return model.sample(n, temperature=temperature, generator=generator)
