@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from toposci.cli import main
 from toposci.summary import run as run_module
 from toposci.summary.run import summarize
 from toposci.summary.stats import summarize_dimension
-from toposci.summary.store import load_diagrams
+from toposci.summary.store import RunStore, load_diagrams
 
 SQRT2 = math.sqrt(2.0)
 
@@ -61,7 +64,7 @@ def test_mnist_sample_summary_has_one_component_per_digit(tmp_path) -> None:
 
 def test_resume_computes_only_missing_chunks(tmp_path, monkeypatch) -> None:
     calls: list[int] = []
-    real = run_module._run_chunk
+    real = run_module.run_chunk
 
     def flaky(task):
         calls.append(task[0])
@@ -69,7 +72,7 @@ def test_resume_computes_only_missing_chunks(tmp_path, monkeypatch) -> None:
             raise KeyboardInterrupt  # the user pressed Ctrl-C during the third chunk
         return real(task)
 
-    monkeypatch.setattr(run_module, "_run_chunk", flaky)
+    monkeypatch.setattr(run_module, "run_chunk", flaky)
     out = tmp_path / "m.npz"
     with pytest.raises(KeyboardInterrupt):
         summarize("mnist-sample", out, limit=50, chunk_size=10, progress=False)
@@ -134,15 +137,27 @@ def test_qm9_sample_essential_h1_counts_the_rings(tmp_path, shipped) -> None:
         assert np.isinf(h1[:, 1]).sum() == rank - three_rings, smiles[mol_id]
 
 
-def test_two_worker_processes_give_the_same_diagrams(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(run_module, "POOL_MIN_SECONDS", 0.0)  # start the pool after one chunk
-    summarize("mnist-sample", tmp_path / "one.npz", limit=30, chunk_size=10, progress=False)
-    summarize("mnist-sample", tmp_path / "two.npz", limit=30, chunk_size=10, workers=2,
-              progress=False)
-    one, two = load_diagrams(tmp_path / "one.npz"), load_diagrams(tmp_path / "two.npz")
-    assert one[0] == two[0]
-    for d in (0, 1):
-        for a, b in zip(one[1][d], two[1][d]):
+def test_two_worker_processes_give_the_same_diagrams(tmp_path, monkeypatch, caplog) -> None:
+    # Proteins' alpha view needs no torch, so its worker starts in a fraction of a second; the
+    # parent is slowed down at each chunk it writes, so that the worker takes some of the 8.
+    one = summarize("proteins-sample", tmp_path / "one.npz", chunk_size=1, progress=False)
+    monkeypatch.setattr(run_module, "TORCH_FREE_POOL_MIN_SECONDS", 0.0)
+    write = RunStore.write
+
+    def slow_write(self, index, result) -> None:
+        time.sleep(0.3)
+        write(self, index, result)
+
+    monkeypatch.setattr(RunStore, "write", slow_write)
+    with caplog.at_level(logging.INFO, logger="toposci.summary.run"):
+        summarize("proteins-sample", tmp_path / "two.npz", chunk_size=1, workers=2,
+                  progress=False)
+    mine = re.search(r"(\d+) of 8 chunks computed in this process", caplog.text)
+    assert mine is not None and int(mine.group(1)) < 8, caplog.text  # a worker took some
+    first, second = load_diagrams(tmp_path / "one.npz"), load_diagrams(tmp_path / "two.npz")
+    assert one.n_samples == 8 and first[0] == second[0]
+    for d in (0, 1, 2):
+        for a, b in zip(first[1][d], second[1][d], strict=True):
             np.testing.assert_array_equal(a, b)
 
 

@@ -29,20 +29,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import gemmi
-import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
 from toposci._validation import check_batch
-from toposci.domains._io import read_bytes
+from toposci.domains.structure_io import AMINO_ACIDS, STRUCTURE_SUFFIXES, read_ca_trace
 from toposci.domains.validity import Validity
 
 __all__ = [
@@ -61,15 +58,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The 20 standard amino acids in one-letter code; ``aa`` indices in :meth:`to_data` follow this
-#: order and use 20 for anything else (``X``).
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
-
 #: Consecutive CAs farther apart than this (Å) start a new segment (a chain break).
 BREAK_DISTANCE = 4.2
-
-#: File suffixes read as structures (each also with ``.gz``).
-STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif")
 
 
 @dataclass(frozen=True)
@@ -182,22 +172,21 @@ def read_structure(path: str | Path) -> ProteinStructure:
         ValueError: the file is corrupt or holds no protein residue with a CA atom; the message
             names the file and, where known, the line.
     """
-    path = Path(path)
-    text = _read_text(path)
-    if not text.strip():
-        raise ValueError(f"{path}: the file is empty")
-    is_cif = text.lstrip().startswith("data_")
-    if not is_cif:
-        _check_pdb_records(text, path)
-    try:
-        if is_cif:
-            st = gemmi.read_structure_string(text, format=gemmi.CoorFormat.Mmcif)
-        else:
-            st = gemmi.read_pdb_string(text)
-    except (RuntimeError, ValueError) as err:
-        kind = "mmCIF" if is_cif else "PDB"
-        raise ValueError(f"{path}: not a readable {kind} file: {err}") from err
-    return _ca_trace(st, path)
+    trace = read_ca_trace(path)
+    pos = torch.from_numpy(trace.coords)  # (N, 3) float64
+    return ProteinStructure(
+        name=trace.name,
+        pos=pos.float(),
+        residue_names=trace.residue_names,
+        sequence=trace.sequence,
+        chain_ids=trace.chain_ids,
+        residue_numbers=torch.from_numpy(trace.residue_numbers),
+        insertion_codes=trace.insertion_codes,
+        chain_breaks=_chain_breaks(pos, trace.chain_ids),
+        n_modified=trace.n_modified,
+        n_unknown=trace.n_unknown,
+        n_missing_ca=trace.n_missing_ca,
+    )
 
 
 def read_structures(
@@ -232,127 +221,6 @@ def read_structures(
             stacklevel=2,
         )
     return scan
-
-
-def _read_text(path: Path) -> str:
-    """The file's text, gunzipped when it starts with the gzip magic bytes."""
-    raw = read_bytes(path)
-    if b"\x00" in raw:
-        raise ValueError(f"{path}: binary data (NUL bytes), not a PDB or mmCIF text file")
-    return raw.decode("latin-1")
-
-
-def _check_pdb_records(text: str, path: Path) -> None:
-    """Check the coordinate fields of every ATOM/HETATM record (gemmi tolerates junk there).
-
-    All fields are converted at once by numpy (which reads them as Python's ``float`` does);
-    only a file with a bad record is gone through line by line, to name the first one.
-    """
-    lines = text.splitlines()
-    records = [line for line in lines if line.startswith(("ATOM  ", "HETATM"))]
-    if min(map(len, records), default=54) >= 54:
-        try:
-            fields = np.array([r[30:54] for r in records], dtype="S24")  # (R,) x, y, z
-            if np.isfinite(fields.view("S8").astype(np.float64)).all():  # (3R,)
-                return
-        except ValueError:  # a field that is no number (or not ASCII)
-            pass
-    for number, line in enumerate(lines, start=1):
-        if not line.startswith(("ATOM  ", "HETATM")):
-            continue
-        if len(line) < 54:
-            raise ValueError(
-                f"{path}: line {number}: truncated {line[:6].strip()} record (coordinates end at "
-                f"column 54, the line has {len(line)} characters): {line!r}"
-            )
-        for axis, start in zip("xyz", (30, 38, 46), strict=True):
-            field_text = line[start : start + 8]
-            try:
-                value = float(field_text)
-            except ValueError:
-                raise ValueError(
-                    f"{path}: line {number}: {axis} coordinate {field_text!r} is not a number"
-                ) from None
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"{path}: line {number}: {axis} coordinate is {field_text.strip()}"
-                )
-
-
-def _ca_trace(st: gemmi.Structure, path: Path) -> ProteinStructure:
-    """Collect the CA atoms of the protein residues of the first model."""
-    if len(st) == 0:
-        raise ValueError(f"{path}: no model with atoms")
-    st.setup_entities()
-    coords: list[tuple[float, float, float]] = []
-    names: list[str] = []
-    letters: list[str] = []
-    chain_ids: list[str] = []
-    numbers: list[int] = []
-    icodes: list[str] = []
-    n_modified = n_unknown = n_missing_ca = 0
-    for chain in st[0]:
-        for res in chain.first_conformer():
-            if res.entity_type != gemmi.EntityType.Polymer:
-                continue
-            info = gemmi.find_tabulated_residue(res.name)
-            tabulated = info is not None and info.found()
-            if tabulated and not info.is_amino_acid():
-                continue  # nucleotide or other non-protein polymer residue
-            ca = _best_ca(res)
-            if ca is None:
-                # an untabulated residue without CA cannot be told to be an amino acid
-                if tabulated:
-                    n_missing_ca += 1
-                continue
-            letter = info.one_letter_code.upper() if tabulated else "X"
-            if letter not in AMINO_ACIDS:
-                letter = "X"
-                n_unknown += 1
-            elif not info.is_standard():
-                n_modified += 1
-            p = ca.pos
-            if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
-                raise ValueError(
-                    f"{path}: non-finite CA coordinate in chain {chain.name} residue "
-                    f"{res.name} {res.seqid.num}{res.seqid.icode.strip()}"
-                )
-            coords.append((p.x, p.y, p.z))
-            names.append(res.name)
-            letters.append(letter)
-            chain_ids.append(chain.name)
-            numbers.append(res.seqid.num)
-            icodes.append(res.seqid.icode.strip())
-    if not coords:
-        raise ValueError(f"{path}: no protein residue with a CA atom in the first model")
-    pos = torch.tensor(coords, dtype=torch.float64)  # (N, 3)
-    breaks = _chain_breaks(pos, chain_ids)
-    name = path.name
-    for suffix in (".gz", *STRUCTURE_SUFFIXES):
-        name = name.removesuffix(suffix)
-    return ProteinStructure(
-        name=name,
-        pos=pos.float(),
-        residue_names=tuple(names),
-        sequence="".join(letters),
-        chain_ids=tuple(chain_ids),
-        residue_numbers=torch.tensor(numbers, dtype=torch.long),
-        insertion_codes=tuple(icodes),
-        chain_breaks=breaks,
-        n_modified=n_modified,
-        n_unknown=n_unknown,
-        n_missing_ca=n_missing_ca,
-    )
-
-
-def _best_ca(res: gemmi.Residue) -> gemmi.Atom | None:
-    """The CA (carbon) with the highest occupancy; the first altloc wins ties."""
-    best = None
-    for atom in res:
-        if atom.name == "CA" and atom.element.name == "C":
-            if best is None or atom.occ > best.occ:
-                best = atom
-    return best
 
 
 def _chain_breaks(pos: Tensor, chain_ids: Sequence[str]) -> Tensor:

@@ -30,7 +30,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +48,7 @@ from toposci.summary.store import (
 )
 from toposci.summary.store import merge as merge_chunks
 from toposci.summary.views import get_view
+from toposci.summary.worker import init_worker, run_chunk
 
 __all__ = ["SummaryReport", "summarize"]
 
@@ -58,8 +58,10 @@ FORMATS = ("npz", "parquet")
 
 # Worker processes start only when the chunks left would take longer than this in one process:
 # starting them (spawn, then importing torch and PyG) costs seconds of CPU each, taken from the
-# computation on a machine with few cores.
+# computation on a machine with few cores. A view that needs no torch starts a worker in about
+# 0.25 s (Python, numpy and the view's library), so it pays off on far less work.
 POOL_MIN_SECONDS = 8.0
+TORCH_FREE_POOL_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,22 +82,6 @@ class SummaryReport:
     n_failed: int
     seconds: float
     summaries: dict[int, DimensionSummary]
-
-
-def _init_worker(ready: Any) -> None:
-    """Start a worker process: one torch thread, then tell the parent it can take chunks."""
-    torch.set_num_threads(1)
-    ready.set()
-
-
-def _run_chunk(task: tuple[int, str, str, tuple[int, ...], list[str], list]) -> tuple[
-        int, ChunkResult]:
-    """Compute the diagrams of one chunk (runs in a worker process)."""
-    index, domain, view_name, dims, ids, payloads = task
-    out = get_view(domain, view_name).chunk(payloads, dims)
-    failed = {i for i, _ in out.failed}
-    return index, ChunkResult([s for i, s in enumerate(ids) if i not in failed], out.diagrams,
-                              [(ids[i], reason) for i, reason in out.failed])
 
 
 def _check_shard(shard: tuple[int, int] | None, merge: Sequence[str | Path] | None, *,
@@ -139,7 +125,7 @@ def summarize(
     workers: int = 1,
     limit: int | None = None,
     seed: int = 0,
-    chunk_size: int = 512,
+    chunk_size: int | None = None,
     fmt: str = "npz",
     plot_dir: str | Path | None = None,
     resume: bool = False,
@@ -169,12 +155,13 @@ def summarize(
         filtration: the view of the domain (see :mod:`toposci.summary.views`); default first.
         homology_dims: dimensions to compute; default every dimension the view supports.
         workers: processes computing chunks, this one included. The others are started only
-            when the chunks left are estimated to take more than ``POOL_MIN_SECONDS`` (small data
-            sets never pay for starting processes), and this process keeps computing chunks
-            while they start.
+            when the chunks left are estimated to take more than ``POOL_MIN_SECONDS`` (0.5 s for
+            a view that needs no torch), so small data sets never pay for starting processes,
+            and this process keeps computing chunks while they start.
         limit: summarize only the first ``limit`` samples.
         seed: seeds the subsample of the data-set-level descriptor diagram.
-        chunk_size: samples per chunk (the unit of resuming and of sharding).
+        chunk_size: samples per chunk (the unit of work of a process, of resuming and of
+            sharding); default: the view's (512 samples, 16 protein structures).
         fmt: ``"npz"`` or ``"parquet"``.
         plot_dir: write PNG figures there.
         resume: continue an interrupted run with the same parameters.
@@ -191,11 +178,12 @@ def summarize(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    if workers < 1 or chunk_size < 1:
+    if workers < 1 or (chunk_size is not None and chunk_size < 1):
         raise ValueError("workers and chunk_size must be >= 1")
     _check_shard(shard, merge, fmt=fmt, plot_dir=plot_dir, resume=resume)
     src = open_source(source, limit=limit)
     view = get_view(src.domain, filtration)
+    chunk_size = view.chunk_size if chunk_size is None else chunk_size
     dims = tuple(range(view.max_dim + 1)) if homology_dims is None else tuple(
         sorted(set(homology_dims)))
     if not dims or min(dims) < 0 or max(dims) > view.max_dim:
@@ -252,10 +240,13 @@ def _compute(store: RunStore, src: Source, view_name: str, dims: tuple[int, ...]
 
     This process computes chunks from the front of the list all along. When the work left is
     estimated to take more than ``POOL_MIN_SECONDS``, ``workers - 1`` more processes are started
-    in the background (spawn: each imports torch and PyG, seconds); once they are up they take
-    chunks from the back, one running and one queued each, so nobody waits for them to start.
+    in the background (spawn: each imports what its view needs, seconds with torch); once they
+    are up they take chunks from the back, one running and one queued each, so nobody waits for
+    them to start.
     """
     done = store.open()
+    pool_min_seconds = (TORCH_FREE_POOL_MIN_SECONDS if get_view(src.domain, view_name).torch_free
+                        else POOL_MIN_SECONDS)
     tasks = [(c, src.domain, view_name, dims, src.ids[c * chunk_size:(c + 1) * chunk_size],
               src.payloads[c * chunk_size:(c + 1) * chunk_size])
              for c in chunks if c not in done]
@@ -276,21 +267,21 @@ def _compute(store: RunStore, src: Source, view_name: str, dims: tuple[int, ...]
                 store.write(*running.pop(index).get())
                 bar.update(sizes[index])
             if (pool is None and workers > 1 and len(tasks) >= 2 and done_samples
-                    and busy / done_samples * left >= POOL_MIN_SECONDS):
+                    and busy / done_samples * left >= pool_min_seconds):
                 ctx = multiprocessing.get_context("spawn")
                 ready = ctx.Event()
-                pool = ctx.Pool(workers - 1, initializer=_init_worker, initargs=(ready,))
+                pool = ctx.Pool(workers - 1, initializer=init_worker, initargs=(ready,))
                 started = time.perf_counter()
             if pool is not None and ready.is_set():
                 up = up or time.perf_counter() - started
                 while len(tasks) > 1 and len(running) < 2 * (workers - 1):
                     task = tasks.pop()
                     left -= len(task[4])
-                    running[task[0]] = pool.apply_async(_run_chunk, (task,))
+                    running[task[0]] = pool.apply_async(run_chunk, (task,))
             if tasks:
                 task = tasks.pop(0)
                 t0 = time.perf_counter()
-                index, result = _run_chunk(task)
+                index, result = run_chunk(task)
                 busy += time.perf_counter() - t0
                 mine += 1
                 done_samples += len(task[4])

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from toposci.summary.store import PackedDiagrams
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["VIEWS", "ChunkDiagrams", "View", "get_view"]
 
@@ -62,6 +64,11 @@ class View:
         max_dim: highest homology dimension it can compute.
         chunk: ``(payloads, dims) ->`` :class:`ChunkDiagrams` of a chunk of samples.
         description: one line for ``--help`` and the summary file.
+        torch_free: its chunks need neither torch nor PyG, so a worker process running it
+            starts in a fraction of a second instead of seconds.
+        chunk_size: default samples per chunk, the unit of work of a process: small where one
+            sample takes long (a protein structure: tens of milliseconds), so that a second
+            process has chunks to take.
     """
 
     domain: str
@@ -69,6 +76,8 @@ class View:
     max_dim: int
     chunk: ChunkFn
     description: str
+    torch_free: bool = False
+    chunk_size: int = 512
 
     def compute(self, payloads: Sequence[Any], dims: tuple[int, ...]
                 ) -> list[SampleDiagrams | str]:
@@ -126,6 +135,7 @@ def _batched(parse: Callable[[Any], ParsedGraph],
     """
 
     def one(graph: ParsedGraph, dims: tuple[int, ...]) -> SampleDiagrams:
+        import torch
         from torch_geometric.data import Data
 
         src, dst, n, node_values = graph
@@ -135,6 +145,7 @@ def _batched(parse: Callable[[Any], ParsedGraph],
         return _arrays(diagrams([data], values, dims), 0)
 
     def run(payloads: Sequence[Any], dims: tuple[int, ...]) -> ChunkDiagrams:
+        import torch
         from torch_geometric.data import Batch
 
         failed: list[tuple[int, str]] = []
@@ -192,6 +203,8 @@ def _per_sample(fn: Callable[[Any, tuple[int, ...]], SampleDiagrams]) -> ChunkFn
 
 # ------------------------------------------------------------------------ images
 def _images_cubical(payloads: Sequence[np.ndarray], dims: tuple[int, ...]) -> ChunkDiagrams:
+    import torch
+
     from toposci.topology.cubical import cubical_diagrams
 
     batch = torch.as_tensor(np.stack(payloads), dtype=torch.float64)  # (B, H, W)
@@ -204,10 +217,12 @@ def _images_cubical(payloads: Sequence[np.ndarray], dims: tuple[int, ...]) -> Ch
 
 
 # ------------------------------------------------------------------------ proteins
-def _protein_points(path: str) -> torch.Tensor:
-    from toposci.domains.proteins import read_structure
+def _protein_points(path: str) -> np.ndarray:
+    """``(N, 3)`` float64 C-alpha coordinates, Å, rounded to float32 as
+    :class:`~toposci.domains.proteins.ProteinStructure` keeps them (read without torch)."""
+    from toposci.domains.structure_io import read_ca_trace
 
-    return read_structure(path).pos.double()
+    return read_ca_trace(path).coords.astype(np.float32).astype(np.float64)
 
 
 def _protein_alpha(path: str, dims: tuple[int, ...]) -> SampleDiagrams:
@@ -219,7 +234,7 @@ def _protein_alpha(path: str, dims: tuple[int, ...]) -> SampleDiagrams:
     """
     import gudhi
 
-    points = _protein_points(path).numpy()  # (N, 3)
+    points = _protein_points(path)  # (N, 3)
     if len(points) < 2:
         raise ValueError(f"{len(points)} C-alpha atom(s): an alpha complex needs at least 2")
     tree = gudhi.AlphaComplex(points=points).create_simplex_tree()
@@ -229,9 +244,12 @@ def _protein_alpha(path: str, dims: tuple[int, ...]) -> SampleDiagrams:
 
 
 def _protein_rips(path: str, dims: tuple[int, ...]) -> SampleDiagrams:
+    import torch
+
     from toposci.topology.rips import rips_diagrams
 
-    return _arrays(rips_diagrams(_protein_points(path), homology_dims=dims), 0)
+    return _arrays(rips_diagrams(torch.from_numpy(_protein_points(path)), homology_dims=dims),
+                   0)
 
 
 # ------------------------------------------------------------------------ social graphs
@@ -253,6 +271,7 @@ def _lower_star_2(graphs: Any, values: torch.Tensor, dims: tuple[int, ...]) -> d
 
 def _social_shortest_path(payload: tuple[np.ndarray, int],
                           dims: tuple[int, ...]) -> SampleDiagrams:
+    import torch
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import shortest_path
 
@@ -283,6 +302,7 @@ def _molecule_graph(smiles: str) -> ParsedGraph:
 
 
 def _molecule_conformer_rips(smiles: str, dims: tuple[int, ...]) -> SampleDiagrams:
+    import torch
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
@@ -312,9 +332,10 @@ VIEWS: dict[str, dict[str, View]] = {
     },
     "proteins": {
         "alpha": View("proteins", "alpha", 2, _per_sample(_protein_alpha),
-                      "alpha complex of the C-alpha cloud (radii, Å)"),
+                      "alpha complex of the C-alpha cloud (radii, Å)", torch_free=True,
+                      chunk_size=16),
         "rips": View("proteins", "rips", 1, _per_sample(_protein_rips),
-                     "Vietoris-Rips of the C-alpha cloud (Å)"),
+                     "Vietoris-Rips of the C-alpha cloud (Å)", chunk_size=16),
     },
     "social": {
         "degree": View("social", "degree", 1, _batched(_degree_graph, _lower_star_2),
