@@ -482,19 +482,21 @@ def _batch_slice(pairs: PersistencePairs, lo: int, hi: int) -> PersistencePairs:
 def _pairing_distances(points: Tensor) -> Tensor:
     """Float64 distance matrices ``(B, N, N)`` for the pairing only (no gradient).
 
-    Computed from the Gram matrix in float64, which is many times faster than the exact
-    difference-based distances of :func:`pairwise_distances` for wide points (a 189-wide
-    molecule view) and exact for integer-valued points (one-hot views, so their ties stay
-    ties); elsewhere it differs from them by rounding only. The loss values are always gathered
-    from exact distances.
+    Computed from the Gram matrix in the points' precision (float64 for float64 points,
+    float32 otherwise), which is many times faster than the exact difference-based distances of
+    :func:`pairwise_distances` for wide points (a 189-wide molecule view) and exact for
+    integer-valued points (one-hot views, so their ties stay ties); elsewhere it differs from
+    them by rounding only, which can only change the pairing between edges of nearly equal
+    length. The loss values are always gathered from exact distances.
     """
-    x = points.detach().double()  # (B, N, D)
+    x = points.detach()
+    x = x if x.dtype == torch.float64 else x.float()  # (B, N, D)
     sq = x.square().sum(-1)  # (B, N)
     d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * (x @ x.transpose(1, 2))  # (B, N, N)
     d = d2.clamp_min_(0.0).sqrt_()
     d = 0.5 * (d + d.transpose(1, 2))
     d.diagonal(dim1=1, dim2=2).zero_()
-    return d
+    return d.double()
 
 
 def _as_cloud(batch: Tensor, name: str) -> Tensor:

@@ -406,8 +406,9 @@ def _backend_pairs(weights: Tensor, valid: Tensor, dims: tuple[int, ...], backen
                 for d, pair in local.items()}
 
     workers = min(B, n_threads or os.cpu_count() or 1) if engine.threads else 1
-    if workers > 1:
-        results = list(shared_pool(workers).map(one, range(B)))
+    if workers > 1:  # this thread takes the first cloud itself instead of waiting idle
+        rest = [shared_pool(workers - 1).submit(one, b) for b in range(1, B)]
+        results = [one(0), *(future.result() for future in rest)]
     else:
         results = [one(b) for b in range(B)]
     return {d: _pad_pairs([r[d] for r in results], d, weights.device) for d in dims if d > 0}
