@@ -99,7 +99,7 @@ def test_errors_and_unfitted(encoder_file: Path) -> None:
         TopoMolEmbedder(encoder_file, batch_size=0).fit(SMILES)
     with pytest.raises(ValueError, match=r"one column of molecules, got shape \(2, 2\)"):
         TopoMolEmbedder(encoder_file).fit(np.array([["CCO", "CO"], ["C", "N"]]))
-    with pytest.raises(ValueError, match=r"X is empty"):
+    with pytest.raises(ValueError, match=r"molecules is empty"):
         TopoMolEmbedder(encoder_file).fit([])
     with pytest.raises(ValueError, match=r"not one string"):
         TopoMolEmbedder(encoder_file).fit("CCO")

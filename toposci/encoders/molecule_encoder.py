@@ -151,7 +151,8 @@ def _molecule_domain(recipe: Recipe, where: str) -> MoleculeDomain:
     return domain
 
 
-def _as_list(molecules: Iterable[Any]) -> list[Any]:
+def as_molecule_list(molecules: Iterable[Any]) -> list[Any]:
+    """``molecules`` as a non-empty list, or a ValueError saying what was passed instead."""
     if isinstance(molecules, str | bytes):
         raise ValueError("molecules must be a sequence of SMILES strings or RDKit Mols, not one "
                          f"string; wrap it in a list: [{molecules!r}]")
@@ -359,7 +360,7 @@ class MoleculeEncoder:
             raise ValueError(f"unknown errors={errors!r}; valid: {', '.join(ERRORS)}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        items = _as_list(molecules)
+        items = as_molecule_list(molecules)
         N = len(items)
         parts: list[np.ndarray] = []
         done: list[int] = []

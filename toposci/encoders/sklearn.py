@@ -10,17 +10,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from toposci.encoders.molecule_encoder import MoleculeEncoder
+from toposci.encoders.molecule_encoder import MoleculeEncoder, as_molecule_list
 
 __all__ = ["TopoMolEmbedder"]
 
 _ERRORS = ("raise", "nan")  # "skip" would drop rows and misalign them with y
 
 
-def _samples(X: Any) -> list[Any]:
-    """The molecules of ``X``: a 1-D sequence, or a table / 2-D array with one column."""
-    if isinstance(X, str | bytes):
-        raise ValueError("X must be a sequence of SMILES strings or RDKit Mols, not one string")
+def _molecules(X: Any) -> list[Any]:
+    """The molecules of ``X``: a 1-D sequence, or the column of a one-column table or 2-D
+    array."""
     if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a pandas DataFrame
         X = X.to_numpy()
     if isinstance(X, np.ndarray) and X.ndim == 2:
@@ -29,14 +28,7 @@ def _samples(X: Any) -> list[Any]:
         X = X[:, 0]
     if isinstance(X, np.ndarray) and X.ndim != 1:
         raise ValueError(f"X must be a 1-D sequence of molecules, got shape {X.shape}")
-    try:
-        items = list(X)
-    except TypeError as err:
-        raise ValueError(f"X must be a sequence of SMILES strings or RDKit Mols, got "
-                         f"{type(X).__name__}") from err
-    if not items:
-        raise ValueError("X is empty: there are no molecules to transform")
-    return items
+    return as_molecule_list(X)
 
 
 class TopoMolEmbedder(TransformerMixin, BaseEstimator):
@@ -96,7 +88,7 @@ class TopoMolEmbedder(TransformerMixin, BaseEstimator):
             ``self``.
         """
         self._check_params()
-        _samples(X)
+        _molecules(X)  # fail on X that transform would refuse
         if isinstance(self.model, MoleculeEncoder):
             self.encoder_ = copy.deepcopy(self.model).to(self.device)  # params stay untouched
         else:
@@ -113,7 +105,7 @@ class TopoMolEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "encoder_")
         self._check_params()
-        return self.encoder_.encode(_samples(X), batch_size=self.batch_size, errors=self.errors)
+        return self.encoder_.encode(_molecules(X), batch_size=self.batch_size, errors=self.errors)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``topomol0 ... topomol{d-1}``, the names of :meth:`transform`'s columns.
