@@ -61,8 +61,11 @@ __all__ = [
     "decode_data",
     "decode_dense",
     "decode_graph",
+    "edge_features",
     "featurize",
+    "graph_arrays",
     "keep_largest_fragment",
+    "node_features",
     "to_dense",
 ]
 
@@ -81,8 +84,18 @@ _BOND_CODE = {1: 0, 2: 1, 3: 2}  # int(Chem.BondType) of SINGLE/DOUBLE/TRIPLE ->
 # --------------------------------------------------------------------------- featurizing
 
 
-def _graph_arrays(mol: Chem.Mol) -> tuple[list[int], ...]:
-    """Atom codes, charges, H counts, edge sources, edge targets, edge bond codes of a Mol."""
+def graph_arrays(mol: Chem.Mol) -> tuple[list[int], ...]:
+    """Atom codes, charges, H counts, edge sources, edge targets, edge bond codes of a Mol.
+
+    The columns :func:`featurize` makes a graph of, in the Mol's atom order, each bond in both
+    directions; featurizers of many molecules (the QM9 cache, the canonical-order tables of the
+    generative domain) concatenate them and call :func:`node_features` / :func:`edge_features`
+    once.
+
+    Raises:
+        ValueError: no molecule, no atoms, a Mol that cannot be kekulized, or an atom or bond
+            type outside :data:`ATOM_TYPES` / :data:`BOND_TYPES`.
+    """
     from rdkit import Chem
 
     if mol is None:
@@ -120,13 +133,13 @@ def _graph_arrays(mol: Chem.Mol) -> tuple[list[int], ...]:
     return atom_type, charge, num_hs, src, dst, bond
 
 
-def _node_features(atom_type: Tensor, charge: Tensor, num_hs: Tensor) -> Tensor:
+def node_features(atom_type: Tensor, charge: Tensor, num_hs: Tensor) -> Tensor:
     """``x (N, 6)`` float from atom codes, charges and H counts, each ``(N,)``."""
     onehot = torch.nn.functional.one_hot(atom_type.long(), len(ATOM_TYPES))  # (N, 4)
     return torch.cat([onehot, charge.view(-1, 1), num_hs.view(-1, 1)], dim=1).float()
 
 
-def _edge_features(bond_type: Tensor) -> Tensor:
+def edge_features(bond_type: Tensor) -> Tensor:
     """``edge_attr (E, 3)`` float one-hot from edge bond codes ``(E,)``."""
     return torch.nn.functional.one_hot(bond_type.long(), len(BOND_TYPES)).float()
 
@@ -156,13 +169,13 @@ def featurize(mol: Chem.Mol) -> Data:
         ValueError: no atoms, an atom outside C/N/O/F, a bond that is not single, double or
             triple after kekulization, or a molecule that cannot be kekulized.
     """
-    atom_type, charge, num_hs, src, dst, bond = map(torch.tensor, _graph_arrays(mol))
+    atom_type, charge, num_hs, src, dst, bond = map(torch.tensor, graph_arrays(mol))
     return Data(
-        x=_node_features(atom_type, charge, num_hs),
+        x=node_features(atom_type, charge, num_hs),
         atom_type=atom_type,
         charge=charge,
         edge_index=torch.stack([src, dst]).long().view(2, -1),  # (2, E), also when E = 0
-        edge_attr=_edge_features(bond),
+        edge_attr=edge_features(bond),
         bond_type=bond.long(),
         smiles=_canonical(mol),
     )

@@ -28,9 +28,9 @@ from toposci.domains.molecules import (
     FEATURIZER_VERSION,
     NODE_FEATURES,
     _canonical,
-    _edge_features,
-    _graph_arrays,
-    _node_features,
+    edge_features,
+    graph_arrays,
+    node_features,
 )
 from toposci.download import sha256_file
 
@@ -52,7 +52,7 @@ def _featurize_rows(rows: Sequence[tuple[int, str]]) -> dict[str, Any]:
         for position, (number, text) in enumerate(rows):
             mol, reason = _parse_smiles(text, frozenset(ATOM_TYPES))
             try:
-                arrays = _graph_arrays(mol) if mol is not None else None
+                arrays = graph_arrays(mol) if mol is not None else None
             except ValueError as err:
                 arrays, reason = None, str(err)
             if arrays is None:
@@ -242,11 +242,11 @@ def _select(store: dict[str, Any], keep: Tensor) -> tuple[Data, dict[str, Tensor
     charge = store["charge"][node_keep].long()
     bond_type = store["bond_type"][edge_keep].long()
     data = Data(
-        x=_node_features(atom_type, charge, store["num_hs"][node_keep]),
+        x=node_features(atom_type, charge, store["num_hs"][node_keep]),
         atom_type=atom_type,
         charge=charge,
         edge_index=store["edge_index"][:, edge_keep].long(),
-        edge_attr=_edge_features(bond_type),
+        edge_attr=edge_features(bond_type),
         bond_type=bond_type,
         smiles=[s for s, k in zip(store["smiles"], keep.tolist(), strict=True) if k],
         y=store["homo"][keep].view(-1, 1),  # (G', 1)

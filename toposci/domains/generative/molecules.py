@@ -38,10 +38,10 @@ from toposci.domains.molecules import (
     BOND_TYPES,
     FEATURIZER_VERSION,
     NODE_FEATURES,
-    _edge_features,
-    _graph_arrays,
-    _node_features,
     decode_dense,
+    edge_features,
+    graph_arrays,
+    node_features,
 )
 from toposci.domains.qm9 import QM9
 from toposci.download import sha256_file
@@ -129,7 +129,7 @@ def canonical_table(smiles: Sequence[str], max_atoms: int) -> GraphTable:
         if mol is None:
             raise ValueError(f"molecule {g}: SMILES {text!r} does not parse")
         try:
-            arrays = _graph_arrays(mol)
+            arrays = graph_arrays(mol)
         except ValueError as err:
             raise ValueError(f"molecule {g} ({text}): {err}") from err
         n = len(arrays[0])
@@ -147,8 +147,8 @@ def canonical_table(smiles: Sequence[str], max_atoms: int) -> GraphTable:
     edge_ptr = ptr_from_sizes(torch.tensor(n_edges))
     offset = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())  # (sum E,) global ids
     edge_index = torch.stack([src, dst]).long().view(2, -1) + offset  # (2, sum E)
-    return GraphTable(_node_features(atom_type, charge, num_hs), edge_index,
-                      _edge_features(bond_code), node_ptr, edge_ptr,
+    return GraphTable(node_features(atom_type, charge, num_hs), edge_index,
+                      edge_features(bond_code), node_ptr, edge_ptr,
                       {"atom_target": atom, "bond_target": bond})
 
 
