@@ -261,8 +261,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         evaluations = evaluate_runs(runs, options, force=args.force, device=args.device,
                                     progress=not args.quiet)
     for ev in evaluations:
-        done = ", ".join(ev.computed) or "nothing (up to date)"
-        skipped = "; ".join(f"{k}: {v}" for k, v in ev.skipped().items())
+        reasons = ev.skipped()
+        done = ", ".join(s for s in ev.computed if s not in reasons) or "nothing new"
+        by_reason: dict[str, list[str]] = {}
+        for section, reason in reasons.items():
+            by_reason.setdefault(reason, []).append(section)
+        skipped = "; ".join(f"{', '.join(sections)} ({reason})"
+                            for reason, sections in by_reason.items())
         print(f"{ev.run_dir}: computed {done}" + (f"; skipped {skipped}" if skipped else ""))
     report = write_report(evaluations, Path(args.out) / "report.md", experiments=manifests)
     print(f"  wrote {report} (figures in {report.parent / 'figures'})")
