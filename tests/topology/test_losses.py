@@ -271,3 +271,19 @@ def test_regularizer_rejects_missing_inputs_and_bad_options():
         TopoRegularizer(homology_weights={0: 0.0})(data, latent=data)
     with pytest.raises(ValueError, match="NaN"):
         TopoRegularizer()(data, latent=torch.full_like(data, math.nan))
+
+
+def test_pairing_distances_fall_back_to_float64_where_float32_overflows() -> None:
+    from toposci.topology.losses import _pairing_distances
+
+    points = torch.tensor([[[0.0, 0.0], [3e20, 4e20], [0.0, 1e20]]])  # float32: |x|^2 overflows
+    d = _pairing_distances(points)
+    assert d.dtype == torch.float64 and bool(torch.isfinite(d).all())
+    assert float(d[0, 0, 1]) == pytest.approx(5e20, rel=1e-6)
+    one_hot = (torch.rand(1, 40, 30, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    squared = (one_hot[0, :, None] - one_hot[0, None]).square().sum(-1)  # (40, 40) integers
+    d = _pairing_distances(one_hot)[0]
+    torch.testing.assert_close(d, squared.double().sqrt(), rtol=1e-7, atol=0)
+    # ties stay ties: equal squared distances give equal distances, and only they do
+    pairs = torch.stack([squared.flatten().double(), d.flatten()], dim=1).unique(dim=0)
+    assert len(pairs) == len(squared.unique()) == len(d.unique())

@@ -483,20 +483,29 @@ def _pairing_distances(points: Tensor) -> Tensor:
     """Float64 distance matrices ``(B, N, N)`` for the pairing only (no gradient).
 
     Computed from the Gram matrix in the points' precision (float64 for float64 points,
-    float32 otherwise), which is many times faster than the exact difference-based distances of
-    :func:`pairwise_distances` for wide points (a 189-wide molecule view) and exact for
-    integer-valued points (one-hot views, so their ties stay ties); elsewhere it differs from
-    them by rounding only, which can only change the pairing between edges of nearly equal
-    length. The loss values are always gathered from exact distances.
+    float32 otherwise, and float64 again where float32 overflows), which is many times faster
+    than the exact difference-based distances of :func:`pairwise_distances` for wide points (a
+    189-wide molecule view) and exact for integer-valued points (one-hot views, so their ties
+    stay ties); elsewhere it differs from them by rounding only, which can only change the
+    pairing between edges of nearly equal length. The loss values are always gathered from
+    exact distances.
     """
     x = points.detach()
-    x = x if x.dtype == torch.float64 else x.float()  # (B, N, D)
+    if x.dtype != torch.float64:
+        d = _gram_distances(x.float())
+        if bool(torch.isfinite(d).all()):
+            return d.double()
+    return _gram_distances(x.double())
+
+
+def _gram_distances(x: Tensor) -> Tensor:
+    """``(B, N, N)`` distances of points ``(B, N, D)`` from their Gram matrix, in their dtype."""
     sq = x.square().sum(-1)  # (B, N)
     d2 = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * (x @ x.transpose(1, 2))  # (B, N, N)
     d = d2.clamp_min_(0.0).sqrt_()
     d = 0.5 * (d + d.transpose(1, 2))
     d.diagonal(dim1=1, dim2=2).zero_()
-    return d.double()
+    return d
 
 
 def _as_cloud(batch: Tensor, name: str) -> Tensor:
