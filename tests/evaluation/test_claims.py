@@ -169,3 +169,25 @@ def test_groups_share_the_gamma_zero_baseline_and_claims_read_them() -> None:
     ood = checks[("ood", False)].comparisons["\N{GREEK SMALL LETTER GAMMA}=0.1"]
     assert ood.verdict == "inconclusive" and "no shifted set here" in ood.note
     assert {c.claim.key for c in check_claims(groups)} <= {c.key for c in CLAIMS}
+
+
+def test_verdicts_are_repeated_without_arms_that_lose_sample_quality() -> None:
+    from toposci.evaluation.report import _claims
+
+    quality = next(c for c in CLAIMS if c.key == "quality")
+    ood = next(c for c in CLAIMS if c.key == "ood")
+    base = table([0.80, 0.82, 0.81])
+    # arm "collapsed" loses its samples but separates shifted data; arm "fine" keeps both
+    checks = [
+        check_claim(quality, "molecules", base, {"collapsed": table([0.10, 0.12, 0.09]),
+                                                 "fine": table([0.80, 0.815, 0.81])},
+                    group="g"),
+        check_claim(ood, "molecules", table([0.70, 0.72, 0.71]),
+                    {"collapsed": table([0.90, 0.93, 0.91]), "fine": table([0.71, 0.70, 0.73])},
+                    group="g"),
+    ]
+    text = "\n".join(_claims(checks, [], alpha=0.05))
+    row = next(line for line in text.splitlines() if line.startswith(f"| {ood.statement}"))
+    assert row.split("|")[3].strip() == "**supported**"  # by the collapsed arm alone
+    assert row.split("|")[5].strip() == "inconclusive"  # without it
+    assert "g collapsed" in text and "g fine" not in text
