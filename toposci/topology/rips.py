@@ -406,11 +406,18 @@ def _backend_pairs(weights: Tensor, valid: Tensor, dims: tuple[int, ...], backen
                 for d, pair in local.items()}
 
     workers = min(B, n_threads or os.cpu_count() or 1) if engine.threads else 1
-    if workers > 1:  # this thread takes the first cloud itself instead of waiting idle
-        rest = [shared_pool(workers - 1).submit(one, b) for b in range(1, B)]
-        results = [one(0), *(future.result() for future in rest)]
-    else:
-        results = [one(b) for b in range(B)]
+    results: list[_EdgePairs] = [{} for _ in range(B)]
+
+    def run(share: range) -> None:
+        for b in share:
+            results[b] = one(b)
+
+    shares = [range(k, B, workers) for k in range(workers)]  # interleaved: similar clouds mix
+    rest = [shared_pool(workers - 1).submit(run, share) for share in shares[1:]] \
+        if workers > 1 else []
+    run(shares[0])  # this thread takes a share itself instead of waiting idle
+    for future in rest:
+        future.result()
     return {d: _pad_pairs([r[d] for r in results], d, weights.device) for d in dims if d > 0}
 
 
