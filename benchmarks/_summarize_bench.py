@@ -148,8 +148,8 @@ def _proteins() -> Workload:
         tree.persistence()
         return {d: np.sqrt(a) for d, a in _intervals(tree, (0, 1, 2)).items()}
 
-    return Workload("proteins", folder, None, 16, (0, 1, 2), read, diagram, "landscapes",
-                    "all 77 structures; chunks of 16 (the default)")
+    return Workload("proteins", folder, None, 8, (0, 1, 2), read, diagram, "landscapes",
+                    "all 77 structures; chunks of 8 (the default)")
 
 
 def _imdb() -> Workload:

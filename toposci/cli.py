@@ -46,7 +46,7 @@ def _summarize_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="summarize only the first N samples")
     p.add_argument("--seed", type=int, default=0, help="seed of the data-set-level subsample")
     p.add_argument("--chunk-size", type=int, help="samples per resumable chunk (default: the "
-                                                  "filtration's, 512 or 16 protein structures)")
+                                                  "filtration's, 512 or 8 protein structures)")
     p.add_argument("--landscapes", type=int, default=5, help="landscape levels K")
     p.add_argument("--resolution", type=int, default=100, help="grid size T of the curves")
     p.add_argument("--dataset-subsample", type=int, default=1000,

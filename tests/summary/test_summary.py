@@ -141,7 +141,6 @@ def test_two_worker_processes_give_the_same_diagrams(tmp_path, monkeypatch, capl
     # Proteins' alpha view needs no torch, so its worker starts in a fraction of a second; the
     # parent is slowed down at each chunk it writes, so that the worker takes some of the 8.
     one = summarize("proteins-sample", tmp_path / "one.npz", chunk_size=1, progress=False)
-    monkeypatch.setattr(run_module, "TORCH_FREE_POOL_MIN_SECONDS", 0.0)
     write = RunStore.write
 
     def slow_write(self, index, result) -> None:

@@ -59,9 +59,8 @@ FORMATS = ("npz", "parquet")
 # Worker processes start only when the chunks left would take longer than this in one process:
 # starting them (spawn, then importing torch and PyG) costs seconds of CPU each, taken from the
 # computation on a machine with few cores. A view that needs no torch starts a worker in about
-# 0.25 s (Python, numpy and the view's library), so it pays off on far less work.
+# 0.2 s (Python, numpy and the view's library), so its workers start after the first chunk.
 POOL_MIN_SECONDS = 8.0
-TORCH_FREE_POOL_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -155,13 +154,13 @@ def summarize(
         filtration: the view of the domain (see :mod:`toposci.summary.views`); default first.
         homology_dims: dimensions to compute; default every dimension the view supports.
         workers: processes computing chunks, this one included. The others are started only
-            when the chunks left are estimated to take more than ``POOL_MIN_SECONDS`` (0.5 s for
-            a view that needs no torch), so small data sets never pay for starting processes,
-            and this process keeps computing chunks while they start.
+            when the chunks left are estimated to take more than ``POOL_MIN_SECONDS`` (at once
+            for a view that needs no torch), so small data sets never pay for starting torch in
+            another process, and this process keeps computing chunks while they start.
         limit: summarize only the first ``limit`` samples.
         seed: seeds the subsample of the data-set-level descriptor diagram.
         chunk_size: samples per chunk (the unit of work of a process, of resuming and of
-            sharding); default: the view's (512 samples, 16 protein structures).
+            sharding); default: the view's (512 samples, 8 protein structures).
         fmt: ``"npz"`` or ``"parquet"``.
         plot_dir: write PNG figures there.
         resume: continue an interrupted run with the same parameters.
@@ -245,8 +244,7 @@ def _compute(store: RunStore, src: Source, view_name: str, dims: tuple[int, ...]
     them to start.
     """
     done = store.open()
-    pool_min_seconds = (TORCH_FREE_POOL_MIN_SECONDS if get_view(src.domain, view_name).torch_free
-                        else POOL_MIN_SECONDS)
+    pool_min_seconds = 0.0 if get_view(src.domain, view_name).torch_free else POOL_MIN_SECONDS
     tasks = [(c, src.domain, view_name, dims, src.ids[c * chunk_size:(c + 1) * chunk_size],
               src.payloads[c * chunk_size:(c + 1) * chunk_size])
              for c in chunks if c not in done]

@@ -333,7 +333,7 @@ VIEWS: dict[str, dict[str, View]] = {
     "proteins": {
         "alpha": View("proteins", "alpha", 2, _per_sample(_protein_alpha),
                       "alpha complex of the C-alpha cloud (radii, Å)", torch_free=True,
-                      chunk_size=16),
+                      chunk_size=8),
         "rips": View("proteins", "rips", 1, _per_sample(_protein_rips),
                      "Vietoris-Rips of the C-alpha cloud (Å)", chunk_size=16),
     },
