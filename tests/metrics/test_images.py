@@ -22,11 +22,6 @@ from toposci.metrics.images import (
 from toposci.metrics.ood_sets import invert_images, rotate_images
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 def cross(mean: tuple[float, float], spread: tuple[float, float]) -> np.ndarray:
     """Four points ``mean ± (a, 0)``, ``mean ± (0, b)``: sample mean ``mean``, unbiased
     covariance ``diag(2 a^2 / 3, 2 b^2 / 3)``."""

@@ -32,11 +32,6 @@ from toposci.metrics.latent import (
 from toposci.models import TopoVAE
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 def identity_vae(d: int = 2, *, decoder: nn.Module | None = None,
                  logvar: float = -20.0) -> TopoVAE:
     """A VAE on plain tensors whose posterior mean is the input and whose posterior

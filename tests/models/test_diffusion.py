@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import gudhi
 import numpy as np
@@ -16,14 +15,6 @@ from toposci.models.diffusion import TopoDiffusionLite, build_diffusion, ddim_st
 from toposci.nn.denoisers import MLPDenoiser, UNetDenoiser
 from toposci.testing import dominant_bars
 from toposci.topology.losses import TopoRegularizer
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _abar(schedule: str, T: int) -> Tensor:
