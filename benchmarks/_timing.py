@@ -5,8 +5,9 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["interleaved_medians", "report"]
+__all__ = ["interleaved_medians", "report", "training_steps"]
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], rounds: int, *,
@@ -36,3 +37,19 @@ def report(workload: str, ours_name: str, ours: float, peers: dict[str, float | 
             print(f"{'':<9}   vs {name:<47} {'n/a':>9}   ({t})")
         else:
             print(f"{'':<9}   vs {name:<47} {t:9.4f} s   speedup {t / ours:6.2f}x")
+
+
+def training_steps(model: Any, batches: list[Any], lr: float) -> Callable[[], None]:
+    """A callable that runs one Adam step of ``model``'s loss on each batch (the timed unit of
+    the training-overhead benchmarks)."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def run() -> None:
+        for batch in batches:
+            terms = model(batch)
+            opt.zero_grad()
+            terms.loss.backward()
+            opt.step()
+    return run

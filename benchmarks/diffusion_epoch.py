@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 import torch
-from _timing import interleaved_medians
+from _timing import interleaved_medians, training_steps
 
 from toposci.domains.base import get_domain, move_to
 from toposci.training.config import load_recipe
@@ -49,15 +49,7 @@ def _stepper(recipe_path: Path, overrides: list[str], gamma: float, domain, batc
     torch.manual_seed(0)
     shape = tuple(domain.to_tensor(batches[0]).shape[1:])
     model = build_model(recipe, domain, sample_shape=shape).train()
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.train.lr)
-
-    def run() -> None:
-        for batch in batches:
-            terms = model(batch)
-            opt.zero_grad()
-            terms.loss.backward()
-            opt.step()
-    return run
+    return training_steps(model, batches, recipe.train.lr)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 import torch
-from _timing import interleaved_medians
+from _timing import interleaved_medians, training_steps
 
 from toposci.domains.base import get_domain, move_to
 from toposci.training.config import load_recipe
@@ -55,16 +55,7 @@ def main() -> None:
         recipe = load_recipe(REPO / "recipes" / "qm9_topovae.yaml",
                              [f"data.path={path}", *overrides])
         torch.manual_seed(0)
-        model = build_model(recipe, domain).train()
-        opt = torch.optim.Adam(model.parameters(), lr=recipe.train.lr)
-
-        def run() -> None:
-            for batch in batches:
-                terms = model(batch)
-                opt.zero_grad()
-                terms.loss.backward()
-                opt.step()
-        return run
+        return training_steps(build_model(recipe, domain).train(), batches, recipe.train.lr)
 
     times = interleaved_medians({name: stepper(o) for name, o in VARIANTS.items()},
                                 rounds=args.rounds)
