@@ -138,6 +138,20 @@ def test_a_corrupt_checkpoint_is_named(tmp_path: Path) -> None:
                  str(tmp_path / "s.npz"), "-q"]) == 2
 
 
+def test_a_checkpoint_of_another_network_is_named(tmp_path: Path) -> None:
+    train(_recipe(epochs=1), tmp_path / "run", progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=False)
+    first = next(iter(ckpt["model"]))
+    del ckpt["model"][first]  # as if written before that parameter existed
+    ckpt["model"]["decoder.extra"] = torch.zeros(1)
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match=rf"missing {first}; unexpected decoder\.extra\)"):
+        load_run(tmp_path / "run")
+    with pytest.raises(ValueError, match="train the run again"):
+        train(_recipe(epochs=2), tmp_path / "run", resume=True, progress=False)
+
+
 # --------------------------------------------------------------------------- diffusion
 
 

@@ -293,7 +293,7 @@ def _setup_latent_diffusion(recipe: Recipe, domain: GenerativeDomain, data: Doma
         state = {k[len(_VAE_PREFIX):]: v for k, v in ckpt["model"].items()
                  if k.startswith(_VAE_PREFIX)}
     vae = _vae_from(saved)
-    vae.load_state_dict(state)
+    _load_weights(vae, state, f"the TopoVAE of {saved['run']}")
     vae.to(dev).eval()
     views = recipe.model.gamma > 0
     logger.info("encoding %d + %d samples with the TopoVAE of %s", len(data.train),
@@ -333,6 +333,23 @@ def _read_vae_run(recipe: Recipe) -> tuple[dict[str, Any], dict[str, Tensor]]:
     saved = {"run": str(run), "recipe": vae_recipe.to_dict(),
              "view_features": ckpt.get("view_features")}
     return saved, vae.state_dict()
+
+
+def _load_weights(model: nn.Module, state: dict[str, Tensor], where: str) -> None:
+    """``model.load_state_dict(state)``, or a ValueError naming ``where`` and the parameters
+    that differ (a checkpoint written by another version of a network, or of another recipe)."""
+    current = model.state_dict()
+    missing = sorted(set(current) - set(state))
+    unexpected = sorted(set(state) - set(current))
+    wrong = sorted(k for k in set(current) & set(state) if current[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = [f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                     ("of another shape", wrong)) if keys]
+        raise ValueError(f"{where} does not fit the model its recipe builds ({'; '.join(parts)}):"
+                         " it was written by another version of toposci or of the network; "
+                         "train the run again")
+    model.load_state_dict(state)
 
 
 def _vae_from(saved: dict[str, Any]) -> TopoVAE:
@@ -413,7 +430,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu"
     model = build_model(recipe, domain, view_features=ckpt.get("view_features"),
                         sample_shape=ckpt.get("sample_shape"),
                         vae=_vae_from(ckpt["vae"]) if "vae" in ckpt else None)
-    model.load_state_dict(ckpt["model"])
+    _load_weights(model, ckpt["model"], str(ckpt_path))
     return recipe, domain, model.to(device).eval(), ckpt
 
 
@@ -529,7 +546,7 @@ def _train(recipe: Recipe, run_dir: Path, ctx: DistContext, dev: torch.device, *
     history: list[dict[str, float]] = []
     start = 0
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
+        _load_weights(model, ckpt["model"], str(run_dir / CHECKPOINT_FILE))
         opt.load_state_dict(ckpt["optimizer"])
         history, start = ckpt["history"], ckpt["epoch"]
         _restore_rng(ckpt, ctx, cfg.seed)
